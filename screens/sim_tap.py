@@ -1,0 +1,84 @@
+"""The simulated reader's picker: tap as a chosen attendee's band, or as a new unbound band."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+from textual.worker import Worker, WorkerState
+
+from hardware.sim import random_uid
+from store.i18n import _
+from store.results import BandChoice
+from tui.protocols import station_app
+
+__all__ = ["SimulatedTapScreen"]
+
+NEW_BAND = "__new__"
+
+
+class SimulatedTapScreen(ModalScreen[str | None]):
+    """Returns the UID to place on the simulated reader, or None when cancelled."""
+
+    AUTO_FOCUS = "#sim-search"
+    BINDINGS = [
+        Binding("escape", "cancel", _("Cancel")),
+        Binding("down", "focus_list", _("To the list"), show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="sim-box"):
+            yield Static(_("Simulated tap"), classes="title")
+            yield Static(
+                _("Type to narrow, ↓ to the list, Enter taps. Esc cancels."), classes="hint"
+            )
+            yield Input(placeholder=_("name or invitation code"), id="sim-search")
+            yield OptionList(id="sim-bands")
+
+    def on_mount(self) -> None:
+        self.load_choices("")
+
+    @on(Input.Changed, "#sim-search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        self.load_choices(event.value)
+
+    @on(Input.Submitted, "#sim-search")
+    def _search_submitted(self) -> None:
+        options = self.query_one("#sim-bands", OptionList)
+        if options.option_count:
+            # Enter in the search field taps the first match (or the new band if none match).
+            first = options.get_option_at_index(1 if options.option_count > 1 else 0)
+            self._choose(first.id)
+
+    @work(thread=True, group="sim-choices", exclusive=True, exit_on_error=False)
+    def load_choices(self, query: str) -> tuple[BandChoice, ...]:
+        """Bound bands matching ``query`` (runs in a thread)."""
+        return station_app(self).store.band_choices(query, limit=30)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "sim-choices" or event.state != WorkerState.SUCCESS:
+            return
+        choices: tuple[BandChoice, ...] = event.worker.result or ()
+        options = self.query_one("#sim-bands", OptionList)
+        options.clear_options()
+        options.add_option(Option(_("A new, unbound band"), id=NEW_BAND))
+        for choice in choices:
+            options.add_option(Option(f"{choice.name}  ·  {choice.code}  ·  {choice.uid}", id=choice.uid))
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self._choose(event.option.id)
+
+    def _choose(self, option_id: str | None) -> None:
+        if option_id is None:
+            return
+        self.dismiss(random_uid() if option_id == NEW_BAND else option_id)
+
+    def action_focus_list(self) -> None:
+        self.query_one("#sim-bands", OptionList).focus()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

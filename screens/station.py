@@ -1,0 +1,121 @@
+"""A station screen: the scan field, and what the last tap showed.
+
+Until each role gets its own screen, every role uses this one: a tap shows whose band it is.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+from textual.worker import Worker, WorkerState
+
+from hardware.uid import normalise_uid
+from store.context import new_id
+from store.errors import DomainError
+from store.i18n import _
+from store.results import BandLookup
+from tui.messages import TapDetected
+from tui.protocols import station_app
+from tui.widgets import StationHeader, role_title
+
+__all__ = ["StationScreen", "describe_error"]
+
+log = logging.getLogger("tapdesk.ui")
+
+
+def describe_error(error: BaseException | None, correlation_id: str = "") -> str:
+    """A message for staff: a domain error as it is, anything else as a short apology."""
+    if isinstance(error, DomainError):
+        return error.message
+    log.error("unexpected error", exc_info=error, extra={"correlation_id": correlation_id})
+    return _("Something went wrong ({error}). It was logged; try again.").format(
+        error=type(error).__name__ if error else "?"
+    )
+
+
+class StationScreen(Screen[None]):
+    """Shows whose band was tapped. Taps come from the reader or from the scan field."""
+
+    AUTO_FOCUS = "#scan"
+    #: The App forwards taps to the top screen that has this set.
+    accepts_taps = True
+
+    def __init__(self, role: str) -> None:
+        super().__init__()
+        self.role = role
+
+    def compose(self) -> ComposeResult:
+        yield StationHeader()
+        with Vertical(id="station-body"):
+            yield Static(role_title(self.role), classes="title")
+            yield Input(placeholder=_("Tap a band — or type its UID and press Enter"), id="scan")
+            yield Static(_("Waiting for a tap…"), id="card")
+        yield Footer()
+
+    def on_tap_detected(self, message: TapDetected) -> None:
+        self.query_one("#card", Static).update(_("Reading band {uid}…").format(uid=message.uid))
+        self.identify(message.uid, message.correlation_id)
+
+    @on(Input.Submitted, "#scan")
+    def _scanned(self, event: Input.Submitted) -> None:
+        event.input.clear()
+        uid = normalise_uid(event.value)
+        if uid is None:
+            if event.value.strip():
+                self._show_error(_("“{text}” is not a band UID.").format(text=event.value.strip()))
+            return
+        self.post_message(TapDetected(uid=uid, reader="wedge", at=datetime.now(UTC), correlation_id=new_id()))
+
+    @work(thread=True, group="tap", exit_on_error=False)
+    def identify(self, uid: str, correlation_id: str) -> BandLookup:
+        """Look the band up in the store (runs in a thread)."""
+        app = station_app(self)
+        return app.store.identify_band(app.actor(correlation_id), uid)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "tap":
+            return
+        if event.state == WorkerState.SUCCESS and isinstance(event.worker.result, BandLookup):
+            self.show_lookup(event.worker.result)
+        elif event.state == WorkerState.ERROR:
+            self._show_error(describe_error(event.worker.error))
+
+    def show_lookup(self, found: BandLookup) -> None:
+        """Render whose band it is (or why it is not usable)."""
+        card = self.query_one("#card", Static)
+        card.remove_class("error", "ok", "warn")
+        text = Text()
+        if found.state == "unbound":
+            card.add_class("warn")
+            text.append(_("Unbound band {uid}").format(uid=found.uid) + "\n", style="bold")
+            text.append(_("Nobody has this band: send them to the wristband table."))
+        elif found.attendee_id is None:
+            card.add_class("warn")
+            text.append(_("Band {uid} is not bound to anyone ({state}).").format(uid=found.uid, state=found.state))
+        else:
+            card.add_class("ok" if found.state == "active" else "error")
+            text.append(f"{found.name}\n", style="bold")
+            text.append(f"{found.company or ''}\n")
+            text.append(_("Invitation {code} · band {uid}").format(code=found.code, uid=found.uid) + "\n")
+            if found.colour:
+                text.append(_("Colour: {colour}").format(colour=found.colour) + "\n")
+            text.append(_("Balance: {points} points").format(points=found.balance or 0) + "\n", style="bold")
+            if found.state != "active":
+                text.append(
+                    _("Band {state}: {reason}").format(state=found.state, reason=found.state_reason or "—"),
+                    style="bold",
+                )
+        card.update(text)
+
+    def _show_error(self, message: str) -> None:
+        card = self.query_one("#card", Static)
+        card.remove_class("ok", "warn")
+        card.add_class("error")
+        card.update(message)

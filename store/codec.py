@@ -1,0 +1,55 @@
+"""Frozen result dataclasses to JSON and back, so a retried operation returns its first result."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from datetime import datetime
+from typing import Any, TypeVar
+
+__all__ = ["dump", "load"]
+
+T = TypeVar("T")
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def dump(value: Any) -> str:
+    """A dataclass (or None) as JSON."""
+    return json.dumps(_plain(value), ensure_ascii=False, sort_keys=True)
+
+
+def _build(tp: Any, raw: Any) -> Any:
+    if raw is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _build(options[0], raw) if len(options) == 1 else raw
+    if origin is tuple:
+        args = typing.get_args(tp)
+        return tuple(_build(args[0], v) for v in raw)
+    if origin is list:
+        return [_build(typing.get_args(tp)[0], v) for v in raw]
+    if tp is datetime:
+        return datetime.fromisoformat(raw)
+    if dataclasses.is_dataclass(tp):
+        hints = typing.get_type_hints(tp)
+        return tp(**{f.name: _build(hints[f.name], raw[f.name]) for f in dataclasses.fields(tp)})
+    return raw
+
+
+def load(cls: type[T], text: str) -> T:
+    """Rebuild a dataclass of type ``cls`` from :func:`dump`'s JSON."""
+    result: T = _build(cls, json.loads(text))
+    return result

@@ -1,0 +1,186 @@
+"""Engines and transactions for SQLite and PostgreSQL.
+
+SQLite: WAL, foreign keys, ``synchronous=FULL`` (a laptop battery can die), a busy timeout, and
+``BEGIN IMMEDIATE`` for every write transaction: a deferred transaction that later upgrades to a
+write gets SQLITE_BUSY without waiting, which a station would show as an error.
+
+PostgreSQL: psycopg 3 at READ COMMITTED. Guarded UPDATEs need no retry loop there.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+from store.errors import DatabaseUnavailable
+from store.i18n import _
+
+__all__ = ["Database", "describe_url", "make_database"]
+
+log = logging.getLogger("tapdesk.store")
+
+#: How long a SQLite writer waits for another station's write to finish.
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+_WRITE = "tapdesk_write"
+
+
+def describe_url(url: str | URL) -> str:
+    """The URL without its password, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<invalid URL>"
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    database = url.database or ""
+    if database and database != ":memory:":
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Autocommit at the driver level, so that SQLAlchemy's "begin" event below decides how
+        # each transaction starts (the documented recipe for pysqlite).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get(_WRITE):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def _postgres_engine(url: URL) -> Engine:
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=4,
+        max_overflow=4,
+        connect_args={"connect_timeout": 5, "application_name": "tapdesk"},
+    )
+
+
+class Database:
+    """An engine plus the two ways to use it: a read and a write transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @property
+    def dialect(self) -> str:
+        """"sqlite" or "postgresql"."""
+        return self.engine.dialect.name
+
+    @property
+    def url(self) -> str:
+        """The URL without password."""
+        return describe_url(self.engine.url)
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction (``BEGIN IMMEDIATE`` on SQLite), committed on exit."""
+        with self._connect() as conn:
+            conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """One read transaction."""
+        with self._connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        try:
+            conn = self.engine.connect()
+        except DBAPIError as exc:
+            raise unavailable(self.url, exc) from exc
+        with conn:
+            yield conn
+
+    def now(self, conn: Connection) -> datetime:
+        """The database's clock, as an aware UTC datetime.
+
+        Stations' clocks differ; every stored time and every expiry comes from here.
+        """
+        if self.dialect == "sqlite":
+            raw = conn.exec_driver_sql("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')").scalar_one()
+            return datetime.fromisoformat(raw).replace(tzinfo=UTC)
+        value = conn.execute(text("SELECT now()")).scalar_one()
+        assert isinstance(value, datetime)
+        return value.astimezone(UTC)
+
+    def check(self) -> None:
+        """Open one connection and run a trivial query, or raise :class:`DatabaseUnavailable`."""
+        try:
+            with self.read() as conn:
+                conn.execute(text("SELECT 1"))
+        except DBAPIError as exc:
+            raise unavailable(self.url, exc) from exc
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def unavailable(url: str, exc: BaseException) -> DatabaseUnavailable:
+    """A plain message for a database that cannot be reached."""
+    reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0] if str(exc) else ""
+    return DatabaseUnavailable(
+        _("Cannot reach the database {url}: {reason}. Check --db and that the server runs.").format(
+            url=url, reason=reason
+        )
+    )
+
+
+def make_database(url: str) -> Database:
+    """Build a :class:`Database` for a SQLite or PostgreSQL URL.
+
+    Raises :class:`DatabaseUnavailable` with a plain message for a URL that cannot work.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise DatabaseUnavailable(
+            _("The database URL {url!r} is not valid: use sqlite:///PATH or "
+              "postgresql+psycopg://USER@HOST:PORT/NAME.").format(url=url)
+        ) from exc
+    backend = parsed.get_backend_name()
+    try:
+        if backend == "sqlite":
+            engine = _sqlite_engine(parsed)
+        elif backend == "postgresql":
+            if parsed.drivername == "postgresql":
+                parsed = parsed.set(drivername="postgresql+psycopg")
+            engine = _postgres_engine(parsed)
+        else:
+            raise DatabaseUnavailable(
+                _("tapdesk works with SQLite or PostgreSQL, not {backend!r}.").format(backend=backend)
+            )
+    except (NoSuchModuleError, ImportError) as exc:
+        raise DatabaseUnavailable(
+            _("The database driver for {url} is not installed.").format(url=describe_url(parsed))
+        ) from exc
+    return Database(engine)

@@ -1,0 +1,45 @@
+"""Domain errors: each message tells a person what happened and what to do."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigurationError",
+    "DatabaseTooNew",
+    "DatabaseUnavailable",
+    "DomainError",
+    "NotFound",
+    "Refused",
+]
+
+
+class DomainError(Exception):
+    """Base of every error whose message is shown to staff as it is."""
+
+    @property
+    def message(self) -> str:
+        """The text to show."""
+        return str(self.args[0]) if self.args else self.__class__.__name__
+
+
+class Refused(DomainError):
+    """A business rule said no (a blocked band, a limit reached, sold out)."""
+
+    def __init__(self, message: str, *, reason: str = "refused") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class NotFound(DomainError):
+    """The thing asked for does not exist."""
+
+
+class DatabaseUnavailable(DomainError):
+    """The database cannot be reached or opened."""
+
+
+class DatabaseTooNew(DomainError):
+    """The database was made by a newer tapdesk: it is left untouched."""
+
+
+class ConfigurationError(DomainError):
+    """A settings or event file is wrong."""

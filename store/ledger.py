@@ -1,0 +1,142 @@
+"""The points ledger: accounts, immutable transfers and the guarded balance update.
+
+Points are money-like. A transfer is an immutable row; the balances move in the same
+transaction through guarded UPDATEs checked by their row count; a mistake is undone by a
+correcting transfer. No code path updates or deletes a transfer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from store.context import Actor
+from store.errors import Refused
+from store.i18n import _
+from store.models import Account, Transfer
+
+__all__ = [
+    "SYSTEM_KINDS",
+    "attendee_account_id",
+    "balance_of",
+    "insert_ignore",
+    "post_transfer",
+    "system_account_id",
+]
+
+account_t: Table = Account.__table__  # type: ignore[attr-defined]
+transfer_t: Table = Transfer.__table__  # type: ignore[attr-defined]
+
+#: System accounts, each split into one sub-account per station so that no single row is
+#: written by every operation of every station.
+SYSTEM_KINDS = ("issuer", "counter", "credit")
+
+
+def insert_ignore(conn: Connection, table: Table) -> sqlite.Insert | postgresql.Insert:
+    """An INSERT that does nothing on a unique conflict, on either engine."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+_system_cache: dict[tuple[str, str, str], int] = {}
+
+
+def system_account_id(conn: Connection, kind: str, station: str) -> int:
+    """The id of ``station``'s sub-account of the system account ``kind`` (made on first use)."""
+    key = (str(conn.engine.url), kind, station)
+    cached = _system_cache.get(key)
+    if cached is not None:
+        return cached
+    conn.execute(
+        insert_ignore(conn, account_t).values(kind=kind, station=station, balance=0, floor=None)
+    )
+    found = conn.execute(
+        select(account_t.c.id).where(account_t.c.kind == kind, account_t.c.station == station)
+    ).scalar_one()
+    _system_cache[key] = found
+    return int(found)
+
+
+def forget_cached_accounts() -> None:
+    """Drop cached system-account ids (tests that recreate a database call this)."""
+    _system_cache.clear()
+
+
+def attendee_account_id(conn: Connection, attendee_id: int) -> int:
+    """The account of an attendee (every attendee has exactly one)."""
+    return int(
+        conn.execute(
+            select(account_t.c.id).where(account_t.c.attendee_id == attendee_id)
+        ).scalar_one()
+    )
+
+
+def balance_of(conn: Connection, account_id: int) -> int:
+    """The balance kept on the account row."""
+    return int(
+        conn.execute(select(account_t.c.balance).where(account_t.c.id == account_id)).scalar_one()
+    )
+
+
+def post_transfer(
+    conn: Connection,
+    actor: Actor,
+    now: datetime,
+    *,
+    debit: int,
+    credit: int,
+    amount: int,
+    code: str,
+    reference: str = "",
+    seq: int = 0,
+) -> int:
+    """Move ``amount`` points from ``debit`` to ``credit`` inside the caller's transaction.
+
+    The debit is a guarded UPDATE: it only matches while the balance stays at or above the
+    account's floor, so two stations spending the same points cannot both succeed. Raises
+    :class:`Refused` ("not enough points") when the guard does not match. Returns the new
+    transfer's id.
+    """
+    if amount <= 0:
+        raise ValueError("a transfer moves a positive amount")
+    balance = account_t.c.balance
+    # Touch the two rows in id order so that two opposite transfers cannot deadlock.
+    for account_id in sorted((debit, credit)):
+        if account_id == debit:
+            moved = conn.execute(
+                update(account_t)
+                .where(
+                    account_t.c.id == debit,
+                    (account_t.c.floor.is_(None)) | (balance - amount >= account_t.c.floor),
+                )
+                .values(balance=balance - amount)
+            ).rowcount
+            if moved != 1:
+                raise Refused(_("Not enough points."), reason="insufficient_points")
+        else:
+            moved = conn.execute(
+                update(account_t).where(account_t.c.id == credit).values(balance=balance + amount)
+            ).rowcount
+            if moved != 1:
+                raise LookupError(f"account {credit} does not exist")
+    result = conn.execute(
+        insert(transfer_t).values(
+            op_id=actor.op_id,
+            seq=seq,
+            debit_account_id=debit,
+            credit_account_id=credit,
+            amount=amount,
+            code=code,
+            reference=reference,
+            station=actor.station,
+            staff=actor.staff,
+            correlation_id=actor.correlation_id,
+            created_at=now,
+        )
+    )
+    pk = result.inserted_primary_key
+    assert pk is not None
+    return int(pk[0])

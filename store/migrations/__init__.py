@@ -1,0 +1,1 @@
+"""Alembic migrations of the tapdesk schema (applied by ``tapdesk db upgrade``)."""

@@ -1,0 +1,222 @@
+"""The tables of tapdesk.
+
+SQLModel classes are the schema; hot paths run SQLAlchemy Core statements on their
+``__table__`` (see PERFORMANCE.md: the ORM costs 3-10x per call on the station laptops).
+Nothing here is handed to a screen: operations return frozen dataclasses.
+
+Every limit two stations could race on is a constraint or a guarded UPDATE here, not a check
+in Python before the write.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from store.types import UTCDateTime
+
+__all__ = [
+    "Account",
+    "Attendee",
+    "Audit",
+    "Band",
+    "Event",
+    "Operation",
+    "PendingPoints",
+    "Station",
+    "Transfer",
+    "metadata",
+]
+
+metadata = SQLModel.metadata
+
+#: Naming convention so that migrations name constraints the same way on every engine.
+metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Attendee(SQLModel, table=True):
+    """A person registered for the event."""
+
+    __tablename__ = "attendee"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True, description="Invitation code (the QR carries TD:code).")
+    name: str = Field(max_length=200)
+    email: str | None = Field(default=None, max_length=254, unique=True)
+    company: str = Field(default="", max_length=200)
+    field: str = Field(default="other", max_length=40)
+    tags: str = Field(default="", max_length=500, description="Interest tags joined by ';'.")
+    registered_via: str = Field(default="", max_length=40)
+    colour: str | None = Field(default=None, max_length=40)
+    checked_in_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    checked_in_station: str | None = Field(default=None, max_length=64)
+    checked_in_staff: str | None = Field(default=None, max_length=120)
+    active: bool = Field(default=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Band(SQLModel, table=True):
+    """An NFC wristband, known by its UID (upper-case hex in anticollision order)."""
+
+    __tablename__ = "band"
+    __table_args__ = (
+        CheckConstraint("state IN ('active', 'blocked', 'lost', 'returned')", name="state"),
+        # One active band per attendee: a replacement blocks the old one in the same operation.
+        Index(
+            "uq_band_active_attendee",
+            "attendee_id",
+            unique=True,
+            sqlite_where=text("state = 'active'"),
+            postgresql_where=text("state = 'active'"),
+        ),
+    )
+
+    uid: str = Field(primary_key=True, max_length=32)
+    attendee_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("attendee.id"), nullable=True, index=True)
+    )
+    state: str = Field(default="active", max_length=16)
+    state_reason: str = Field(default="", max_length=200)
+    state_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    state_station: str | None = Field(default=None, max_length=64)
+    state_staff: str | None = Field(default=None, max_length=120)
+    bound_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Account(SQLModel, table=True):
+    """A points account: one per attendee, and system accounts split per station.
+
+    The balance is kept here and changed by a guarded UPDATE in the same transaction as the
+    transfer; the CHECK constraint is the last line of defence behind the guard.
+    """
+
+    __tablename__ = "account"
+    __table_args__ = (
+        CheckConstraint("kind IN ('attendee', 'issuer', 'counter', 'credit')", name="kind"),
+        CheckConstraint("floor IS NULL OR balance >= floor", name="balance_floor"),
+        UniqueConstraint("kind", "station", name="uq_account_kind_station"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    attendee_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("attendee.id"), nullable=True, unique=True),
+    )
+    station: str | None = Field(default=None, max_length=64)
+    balance: int = Field(default=0)
+    floor: int | None = Field(default=0, description="Lowest allowed balance; NULL: no floor.")
+
+
+class Operation(SQLModel, table=True):
+    """One user action, applied at most once: its id is generated once per action."""
+
+    __tablename__ = "operation"
+
+    op_id: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(max_length=40)
+    station: str = Field(max_length=64)
+    staff: str | None = Field(default=None, max_length=120)
+    correlation_id: str = Field(max_length=64, index=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    result: str = Field(default="", description="The JSON result returned again on a retry.")
+
+
+class Transfer(SQLModel, table=True):
+    """An immutable movement of points from one account to another."""
+
+    __tablename__ = "transfer"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("debit_account_id <> credit_account_id", name="distinct_accounts"),
+        UniqueConstraint("op_id", "seq", name="uq_transfer_op_seq"),
+        Index("ix_transfer_debit_amount", "debit_account_id", "amount"),
+        Index("ix_transfer_credit_amount", "credit_account_id", "amount"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    op_id: str = Field(
+        sa_column=Column(ForeignKey("operation.op_id"), nullable=False),
+        max_length=64,
+    )
+    seq: int = Field(default=0)
+    debit_account_id: int = Field(sa_column=Column(Integer, ForeignKey("account.id"), nullable=False))
+    credit_account_id: int = Field(sa_column=Column(Integer, ForeignKey("account.id"), nullable=False))
+    amount: int
+    code: str = Field(max_length=32)
+    reference: str = Field(default="", max_length=200)
+    station: str = Field(max_length=64)
+    staff: str | None = Field(default=None, max_length=120)
+    correlation_id: str = Field(max_length=64)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Station(SQLModel, table=True):
+    """A laptop running tapdesk, and its own change counter.
+
+    Every committed operation advances its station's ``change_seq``; other stations poll the sum
+    to learn that something changed. Splitting the counter per station keeps a hot shared row
+    out of every write.
+    """
+
+    __tablename__ = "station"
+
+    name: str = Field(primary_key=True, max_length=64)
+    role: str | None = Field(default=None, max_length=16)
+    staff: str | None = Field(default=None, max_length=120)
+    reader_state: str = Field(default="", max_length=200)
+    last_seen: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    change_seq: int = Field(default=0)
+
+
+class Audit(SQLModel, table=True):
+    """What happened, who did it, where, and under which correlation id."""
+
+    __tablename__ = "audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime)
+    station: str = Field(max_length=64)
+    staff: str | None = Field(default=None, max_length=120)
+    correlation_id: str = Field(max_length=64, index=True)
+    action: str = Field(max_length=40)
+    subject: str = Field(default="", max_length=200)
+    detail: str = Field(default="", description="JSON with what else is worth keeping.")
+
+
+class PendingPoints(SQLModel, table=True):
+    """Points earned before the event (on the site), waiting for the attendee's band.
+
+    Posted as one transfer when the band is bound; ``external_id`` makes each import idempotent.
+    """
+
+    __tablename__ = "pending_points"
+    __table_args__ = (CheckConstraint("points > 0", name="points_positive"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    attendee_id: int = Field(sa_column=Column(Integer, ForeignKey("attendee.id"), nullable=False, index=True))
+    external_id: str = Field(max_length=120, unique=True)
+    reason: str = Field(default="", max_length=200)
+    points: int
+    posted_op_id: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Event(SQLModel, table=True):
+    """The event this database belongs to (loaded from the event file)."""
+
+    __tablename__ = "event"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    timezone: str = Field(default="UTC", max_length=64)
+    settings: str = Field(default="{}", description="Budgets, limits and rules as JSON.")
+    loaded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,0 +1,365 @@
+"""The store service: the one object screens and CLI commands call.
+
+Each public method is one unit of work in its own transaction and returns frozen dataclasses.
+Writes that change state run through :meth:`Store.run`, which makes them idempotent by
+operation id, stamps them with the database clock, writes their audit row and advances the
+station's change counter, all in the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Table, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
+
+from store import codec
+from store.context import Actor, correlation
+from store.engine import Database, make_database, unavailable
+from store.errors import DomainError, Refused
+from store.i18n import _
+from store.ledger import account_t, insert_ignore, transfer_t
+from store.migrate import upgrade
+from store.models import Attendee, Audit, Band, Event, Operation, Station
+from store.results import BandChoice, BandLookup, StationInfo, VerifyReport
+
+__all__ = ["Store"]
+
+log = logging.getLogger("tapdesk.store")
+
+R = TypeVar("R")
+
+attendee_t: Table = Attendee.__table__  # type: ignore[attr-defined]
+band_t: Table = Band.__table__  # type: ignore[attr-defined]
+operation_t: Table = Operation.__table__  # type: ignore[attr-defined]
+station_t: Table = Station.__table__  # type: ignore[attr-defined]
+audit_t: Table = Audit.__table__  # type: ignore[attr-defined]
+event_t: Table = Event.__table__  # type: ignore[attr-defined]
+
+#: A station that has not announced itself for this long is shown as silent.
+SILENT_AFTER = timedelta(seconds=60)
+
+
+class Store:
+    """Domain operations on one database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Store:
+        """Connect to ``url``, check it answers, and (by default) bring its schema up to date.
+
+        Raises :class:`~store.errors.DatabaseUnavailable` or
+        :class:`~store.errors.DatabaseTooNew` with a message for a person.
+        """
+        db = make_database(url)
+        try:
+            db.check()
+            if migrate:
+                upgrade(db)
+        except DBAPIError as exc:
+            db.dispose()
+            raise unavailable(db.url, exc) from exc
+        except DomainError:
+            db.dispose()
+            raise
+        return cls(db)
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.db.dispose()
+
+    # -- the operation runner -------------------------------------------------------------
+
+    def run(
+        self,
+        actor: Actor,
+        kind: str,
+        work: Callable[[Connection, datetime], R],
+        result_type: type[R],
+    ) -> R:
+        """Apply ``work`` once for ``actor.op_id`` and return its result.
+
+        A second call with the same operation id (a retry after a time-out, a double key press,
+        another process racing) returns the first result and changes nothing: the operation row
+        is inserted first and its primary key decides. A :class:`Refused` raised by ``work``
+        rolls everything back and is recorded in the audit log with its reason.
+        """
+        with correlation(actor.correlation_id):
+            try:
+                with self.db.write() as conn:
+                    now = self.db.now(conn)
+                    claimed = conn.execute(
+                        insert_ignore(conn, operation_t).values(
+                            op_id=actor.op_id,
+                            kind=kind,
+                            station=actor.station,
+                            staff=actor.staff,
+                            correlation_id=actor.correlation_id,
+                            created_at=now,
+                            result="",
+                        )
+                    ).rowcount
+                    if claimed != 1:
+                        return self._replayed(conn, actor, kind, result_type)
+                    result = work(conn, now)
+                    conn.execute(
+                        update(operation_t)
+                        .where(operation_t.c.op_id == actor.op_id)
+                        .values(result=codec.dump(result))
+                    )
+                    self._advance(conn, actor.station)
+                log.info("operation applied", extra={"kind": kind, "op_id": actor.op_id})
+                return result
+            except Refused as refusal:
+                log.info(
+                    "operation refused",
+                    extra={"kind": kind, "op_id": actor.op_id, "reason": refusal.reason},
+                )
+                self._record_refusal(actor, kind, refusal)
+                raise
+            except DBAPIError as exc:
+                log.warning("database error", extra={"kind": kind, "op_id": actor.op_id}, exc_info=True)
+                raise unavailable(self.db.url, exc) from exc
+
+    def _replayed(self, conn: Connection, actor: Actor, kind: str, result_type: type[R]) -> R:
+        row = conn.execute(
+            select(operation_t.c.kind, operation_t.c.result).where(
+                operation_t.c.op_id == actor.op_id
+            )
+        ).one()
+        if row.kind != kind:
+            raise DomainError(
+                _("Operation {op_id} was already used for {kind}.").format(
+                    op_id=actor.op_id, kind=row.kind
+                )
+            )
+        log.info("operation replayed", extra={"kind": kind, "op_id": actor.op_id})
+        return codec.load(result_type, row.result)
+
+    def _advance(self, conn: Connection, station: str) -> None:
+        advanced = conn.execute(
+            update(station_t)
+            .where(station_t.c.name == station)
+            .values(change_seq=station_t.c.change_seq + 1)
+        ).rowcount
+        if advanced == 0:
+            conn.execute(insert_ignore(conn, station_t).values(name=station, reader_state="", change_seq=0))
+            conn.execute(
+                update(station_t)
+                .where(station_t.c.name == station)
+                .values(change_seq=station_t.c.change_seq + 1)
+            )
+
+    def audit(
+        self,
+        conn: Connection,
+        actor: Actor,
+        now: datetime,
+        action: str,
+        subject: str = "",
+        **detail: Any,
+    ) -> None:
+        """Write one audit row inside the caller's transaction."""
+        conn.execute(
+            insert(audit_t).values(
+                at=now,
+                station=actor.station,
+                staff=actor.staff,
+                correlation_id=actor.correlation_id,
+                action=action,
+                subject=subject[:200],
+                detail=json.dumps(detail, ensure_ascii=False, default=str) if detail else "",
+            )
+        )
+
+    def _record_refusal(self, actor: Actor, kind: str, refusal: Refused) -> None:
+        try:
+            with self.db.write() as conn:
+                self.audit(
+                    conn, actor, self.db.now(conn), "refused", kind,
+                    reason=refusal.reason, message=refusal.message,
+                )
+        except DBAPIError:
+            log.warning("could not record a refusal", exc_info=True)
+
+    # -- bands ------------------------------------------------------------------------------
+
+    def _lookup(self, conn: Connection, uid: str) -> BandLookup:
+        row = conn.execute(
+            select(
+                band_t.c.state,
+                band_t.c.state_reason,
+                band_t.c.state_at,
+                attendee_t.c.id,
+                attendee_t.c.name,
+                attendee_t.c.code,
+                attendee_t.c.company,
+                attendee_t.c.colour,
+                account_t.c.balance,
+            )
+            .select_from(band_t)
+            .outerjoin(attendee_t, attendee_t.c.id == band_t.c.attendee_id)
+            .outerjoin(account_t, account_t.c.attendee_id == attendee_t.c.id)
+            .where(band_t.c.uid == uid)
+        ).first()
+        if row is None or row.id is None:
+            return BandLookup(uid=uid, state="unbound" if row is None else row.state)
+        return BandLookup(
+            uid=uid,
+            state=row.state,
+            attendee_id=row.id,
+            name=row.name,
+            code=row.code,
+            company=row.company,
+            colour=row.colour,
+            balance=row.balance,
+            state_reason=row.state_reason,
+            state_at=row.state_at,
+        )
+
+    def identify_band(self, actor: Actor, uid: str) -> BandLookup:
+        """Whose band ``uid`` is, recording the tap in the audit log."""
+        with correlation(actor.correlation_id):
+            try:
+                with self.db.write() as conn:
+                    found = self._lookup(conn, uid)
+                    self.audit(
+                        conn, actor, self.db.now(conn), "tap", uid,
+                        state=found.state, attendee_id=found.attendee_id,
+                    )
+            except DBAPIError as exc:
+                raise unavailable(self.db.url, exc) from exc
+        log.info("band tapped", extra={"uid": uid, "state": found.state})
+        return found
+
+    def band_choices(self, query: str = "", limit: int = 50) -> tuple[BandChoice, ...]:
+        """Active bound bands whose holder's name or code contains ``query`` (any case)."""
+        folded = query.casefold().strip()
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(band_t.c.uid, attendee_t.c.name, attendee_t.c.code)
+                .join(attendee_t, attendee_t.c.id == band_t.c.attendee_id)
+                .where(band_t.c.state == "active")
+                .order_by(attendee_t.c.name)
+            ).all()
+        # A few hundred bands: folding in Python handles Cyrillic, which SQLite's lower() does not.
+        chosen = [
+            BandChoice(uid=r.uid, name=r.name, code=r.code)
+            for r in rows
+            if not folded or folded in r.name.casefold() or folded in r.code.casefold()
+        ]
+        return tuple(chosen[:limit])
+
+    # -- stations and the change sequence ---------------------------------------------------
+
+    def announce(self, station: str, role: str | None, staff: str | None, reader_state: str) -> None:
+        """Record that ``station`` is alive, with its role, staff and reader state."""
+        with self.db.write() as conn:
+            now = self.db.now(conn)
+            values = {"role": role, "staff": staff, "reader_state": reader_state[:200], "last_seen": now}
+            updated = conn.execute(
+                update(station_t).where(station_t.c.name == station).values(**values)
+            ).rowcount
+            if updated == 0:
+                conn.execute(insert_ignore(conn, station_t).values(name=station, change_seq=0, **values))
+
+    def stations(self) -> tuple[StationInfo, ...]:
+        """Every station that has announced itself, silent ones marked."""
+        with self.db.read() as conn:
+            now = self.db.now(conn)
+            rows = conn.execute(select(station_t).order_by(station_t.c.name)).all()
+        return tuple(
+            StationInfo(
+                name=r.name,
+                role=r.role,
+                staff=r.staff,
+                reader_state=r.reader_state,
+                last_seen=r.last_seen,
+                silent=r.last_seen is None or now - r.last_seen > SILENT_AFTER,
+            )
+            for r in rows
+        )
+
+    def change_seq(self) -> int:
+        """The sum of every station's change counter: it grows whenever anything commits."""
+        with self.db.read() as conn:
+            return int(conn.execute(select(func.coalesce(func.sum(station_t.c.change_seq), 0))).scalar_one())
+
+    def event_name(self) -> str | None:
+        """The name of the loaded event, or None."""
+        with self.db.read() as conn:
+            return conn.execute(select(event_t.c.name).order_by(event_t.c.id).limit(1)).scalar()
+
+    def audit_trail(self, correlation_id: str) -> tuple[dict[str, Any], ...]:
+        """The audit rows written under one correlation id."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(audit_t).where(audit_t.c.correlation_id == correlation_id).order_by(audit_t.c.id)
+            ).mappings().all()
+        return tuple(dict(r) for r in rows)
+
+    # -- invariants -------------------------------------------------------------------------
+
+    def verify(self) -> VerifyReport:
+        """Check the ledger's invariants; each violation is one line for a person."""
+        checked: list[str] = []
+        violations: list[str] = []
+        a, t = account_t, transfer_t
+        with self.db.read() as conn:
+            checked.append(_("balances sum to zero"))
+            total = conn.execute(select(func.coalesce(func.sum(a.c.balance), 0))).scalar_one()
+            if total != 0:
+                violations.append(_("Balances sum to {total}, not 0.").format(total=total))
+
+            checked.append(_("every balance equals its transfers"))
+            credits = (
+                select(t.c.credit_account_id.label("id"), func.sum(t.c.amount).label("s"))
+                .group_by(t.c.credit_account_id)
+                .subquery()
+            )
+            debits = (
+                select(t.c.debit_account_id.label("id"), func.sum(t.c.amount).label("s"))
+                .group_by(t.c.debit_account_id)
+                .subquery()
+            )
+            derived = func.coalesce(credits.c.s, 0) - func.coalesce(debits.c.s, 0)
+            for row in conn.execute(
+                select(a.c.id, a.c.balance, derived.label("derived"))
+                .outerjoin(credits, credits.c.id == a.c.id)
+                .outerjoin(debits, debits.c.id == a.c.id)
+                .where(a.c.balance != derived)
+            ):
+                violations.append(
+                    _("Account {id} holds {balance} but its transfers give {derived}.").format(
+                        id=row.id, balance=row.balance, derived=row.derived
+                    )
+                )
+
+            checked.append(_("no balance below its floor"))
+            for row in conn.execute(
+                select(a.c.id, a.c.balance, a.c.floor).where(
+                    a.c.floor.is_not(None), a.c.balance < a.c.floor
+                )
+            ):
+                violations.append(
+                    _("Account {id} is at {balance}, below its floor {floor}.").format(
+                        id=row.id, balance=row.balance, floor=row.floor
+                    )
+                )
+
+            checked.append(_("no operation applied twice"))
+            for row in conn.execute(
+                select(t.c.op_id, t.c.seq, func.count().label("n"))
+                .group_by(t.c.op_id, t.c.seq)
+                .having(func.count() > 1)
+            ):
+                violations.append(
+                    _("Operation {op_id} was applied {n} times.").format(op_id=row.op_id, n=row.n)
+                )
+        return VerifyReport(checked=tuple(checked), violations=tuple(violations))

@@ -1,0 +1,214 @@
+"""The tapdesk App: owns the store, the reader thread and the station identity."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.reactive import reactive
+from textual.worker import get_current_worker
+
+from hardware import Reader, ReaderState, Tap
+from hardware.sim import SimulatedReader
+from screens import HelpScreen, RolePickerScreen, SimulatedTapScreen, StationScreen
+from store.context import Actor, new_id
+from store.errors import DomainError
+from store.i18n import _
+from store.service import Store
+from tui.messages import TapDetected
+from tui.theme import TAPDESK_THEME
+from tui.widgets import role_title
+
+__all__ = ["TapdeskApp"]
+
+log = logging.getLogger("tapdesk.ui")
+
+#: How often the station tells the database it is alive (and learns whether it answers).
+HEARTBEAT_SECONDS = 5.0
+
+
+class TapdeskApp(App[None]):
+    """One station. Everything it uses is handed in by ``tui/cli.py``; nothing is made at import."""
+
+    CSS_PATH = Path(__file__).with_name("tapdesk.tcss")
+    TITLE = "tapdesk"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", _("Quit"), priority=True),
+        Binding("ctrl+g,f1", "help", _("Keys"), priority=True),
+        Binding("ctrl+t", "simulate_tap", _("Simulated tap"), priority=True),
+        Binding("ctrl+r", "pick_role", _("Change role"), priority=True),
+    ]
+
+    event_name: reactive[str | None] = reactive(None)
+    staff_name: reactive[str | None] = reactive(None)
+    reader_state: reactive[str] = reactive("starting")
+    db_state: reactive[str] = reactive("ok")
+    role: reactive[str | None] = reactive(None)
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        reader: Reader,
+        station: str,
+        role: str | None = None,
+        demo: bool = False,
+        event_name: str | None = None,
+        heartbeat: bool = True,
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.reader = reader
+        self.reader_spec = reader.spec
+        self.station = station
+        self.demo = demo
+        self._initial_role = role
+        self._heartbeat_enabled = heartbeat
+        self.set_reactive(TapdeskApp.event_name, event_name)
+
+    # -- start and stop ---------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.register_theme(TAPDESK_THEME)
+        self.theme = TAPDESK_THEME.name
+        if self._initial_role:
+            self.open_role(self._initial_role)
+        else:
+            self.push_screen(RolePickerScreen())
+        self.read_taps()
+        if self._heartbeat_enabled:
+            self.heartbeat()
+            self.set_interval(HEARTBEAT_SECONDS, self.heartbeat)
+
+    @work(thread=True, group="reader", exit_on_error=False)
+    def read_taps(self) -> None:
+        """Run the reader in this thread until the App stops it.
+
+        The worker's cancellation event is the reader's stop signal, so ctrl+q ends the loop
+        cooperatively; results go back by ``post_message`` (``call_from_thread`` blocks and
+        raises during shutdown).
+        """
+        stop = get_current_worker().cancelled_event
+        try:
+            for event in self.reader.events(stop):
+                if isinstance(event, Tap):
+                    self.post_message(
+                        TapDetected(
+                            uid=event.uid, reader=event.reader, at=event.at, correlation_id=new_id()
+                        )
+                    )
+                elif isinstance(event, ReaderState):
+                    self.call_later(self._set_reader_state, event)
+        except Exception as exc:  # the reader must never take the station down
+            log.exception("reader stopped")
+            self.call_later(self._set_reader_state, ReaderState("error", str(exc)))
+
+    def _set_reader_state(self, state: ReaderState) -> None:
+        self.reader_state = state.code
+        if state.detail:
+            log.info("reader state", extra={"reader": self.reader_spec, "state": state.code, "detail": state.detail})
+
+    @work(thread=True, group="heartbeat", exclusive=True, exit_on_error=False)
+    def heartbeat(self) -> None:
+        """Announce this station; the answer tells whether the database is reachable."""
+        try:
+            self.store.announce(self.station, self.role, self.staff_name, self.reader_state)
+        except DomainError:
+            self.call_later(setattr, self, "db_state", "unreachable")
+        except Exception:
+            log.warning("heartbeat failed", exc_info=True)
+            self.call_later(setattr, self, "db_state", "unreachable")
+        else:
+            self.call_later(setattr, self, "db_state", "ok")
+
+    # -- taps -------------------------------------------------------------------------------
+
+    def on_tap_detected(self, message: TapDetected) -> None:
+        """Forward a reader's tap to the top screen that takes taps."""
+        log.info(
+            "tap",
+            extra={"uid": message.uid, "reader": message.reader, "correlation_id": message.correlation_id},
+        )
+        for screen in reversed(self.screen_stack):
+            if getattr(screen, "accepts_taps", False):
+                screen.post_message(
+                    TapDetected(
+                        uid=message.uid,
+                        reader=message.reader,
+                        at=message.at,
+                        correlation_id=message.correlation_id,
+                    )
+                )
+                return
+        self.notify(_("Choose a role first: the tap was not used."), severity="warning")
+
+    def simulate_tap(self, uid: str) -> None:
+        """Place ``uid`` on the simulated reader."""
+        if isinstance(self.reader, SimulatedReader):
+            self.reader.place(uid)
+
+    # -- identity ---------------------------------------------------------------------------
+
+    def actor(self, correlation_id: str | None = None) -> Actor:
+        """A new :class:`Actor` for one user action at this station."""
+        return Actor(
+            station=self.station,
+            staff=self.staff_name,
+            correlation_id=correlation_id or new_id(),
+        )
+
+    def open_role(self, role: str) -> None:
+        """Show the screen of ``role``, replacing the role picker if it is showing."""
+        self.role = role
+        screen = StationScreen(role)
+        if isinstance(self.screen, RolePickerScreen):
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+        self.sub_title = role_title(role)
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "simulate_tap":
+            return isinstance(self.reader, SimulatedReader)
+        return True
+
+    def action_simulate_tap(self) -> None:
+        """Open the simulated reader's picker."""
+        if isinstance(self.screen, SimulatedTapScreen):
+            return
+        self.push_screen(SimulatedTapScreen(), self._picked)
+
+    def _picked(self, uid: str | None) -> None:
+        if uid:
+            self.simulate_tap(uid)
+
+    def action_help(self) -> None:
+        """Show the keys of the current screen."""
+        if isinstance(self.screen, HelpScreen):
+            self.pop_screen()
+            return
+        keys: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        for key, active in self.screen.active_bindings.items():
+            binding = active.binding
+            if not binding.description or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            keys.append((self.get_key_display(binding), binding.description))
+        title = role_title(self.role) if isinstance(self.screen, StationScreen) and self.role else _("this screen")
+        self.push_screen(HelpScreen(title, keys))
+
+    def action_pick_role(self) -> None:
+        """Go back to the role picker."""
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        if not isinstance(self.screen, RolePickerScreen):
+            self.role = None
+            self.switch_screen(RolePickerScreen())

@@ -1,0 +1,299 @@
+"""The command line: ``tapdesk [global flags] [command]``.
+
+This is the composition root. It reads the settings, installs the language *before* importing
+any screen (Textual builds key-binding labels when a class is defined), opens the store and the
+reader, and hands them to :class:`tui.app.TapdeskApp`. Global flags work before or after the
+command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tomllib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hardware import Reader, parse_reader_spec
+from store.errors import DomainError
+from store.i18n import LANGUAGES, _, set_language
+from tui.settings import ROLES, Settings, SettingsError, default_config_path, load_settings
+
+if TYPE_CHECKING:
+    from store.service import Store
+
+__all__ = ["main"]
+
+log = logging.getLogger("tapdesk.cli")
+
+#: Global flags and the settings field each one sets.
+GLOBAL_FLAGS = ("role", "station", "staff", "reader", "db", "lang", "event_file", "data_dir")
+
+
+class CliError(Exception):
+    """A problem to print in one line, with the exit code to use."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _early_language(argv: Sequence[str]) -> tuple[str, Path]:
+    """The language and settings file, read before the full parser (its help is translated)."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--lang")
+    pre.add_argument("--config")
+    known, _rest = pre.parse_known_args(argv)
+    config = Path(known.config or os.environ.get("TAPDESK_CONFIG") or default_config_path())
+    lang = known.lang or os.environ.get("TAPDESK_LANG")
+    if not lang and config.is_file():
+        try:
+            lang = tomllib.loads(config.read_text(encoding="utf-8")).get("lang")
+        except (tomllib.TOMLDecodeError, OSError):
+            lang = None  # load_settings reports the broken file with its path
+    if lang not in LANGUAGES:
+        lang = "en"
+    return str(lang), config
+
+
+def _global_options() -> argparse.ArgumentParser:
+    # default=SUPPRESS: a flag given before the command is not overwritten by the subparser's
+    # default when the same flag is absent after it.
+    parent = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    group = parent.add_argument_group(_("station options (before or after the command)"))
+    group.add_argument("--role", choices=ROLES, help=_("the station's role; a picker appears without it"))
+    group.add_argument("--station", metavar="NAME", help=_("this laptop's name in every record, e.g. desk-2"))
+    group.add_argument("--staff", metavar="NAME", help=_("who acts, for command-line commands"))
+    group.add_argument(
+        "--reader", metavar="SPEC", help=_("sim, wedge, emulated[:PORT] or nfc:PATH (e.g. nfc:usb)")
+    )
+    group.add_argument("--db", metavar="URL", help=_("database URL (sqlite:///PATH or postgresql+psycopg://…)"))
+    group.add_argument("--lang", choices=LANGUAGES, help=_("language of the user interface"))
+    group.add_argument("--event", dest="event_file", metavar="FILE", type=Path, help=_("the event's TOML file"))
+    group.add_argument("--data-dir", dest="data_dir", metavar="DIR", type=Path, help=_("where databases live"))
+    group.add_argument("--config", metavar="FILE", help=_("the settings file (TOML)"))
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command-line grammar."""
+    common = _global_options()
+    parser = argparse.ArgumentParser(
+        prog="tapdesk",
+        description=_("The staff console of a conference where every attendee wears an NFC band."),
+        parents=[common],
+    )
+    parser.set_defaults(handler=cmd_run)
+    commands = parser.add_subparsers(title=_("commands"), metavar="COMMAND")
+
+    def command(name: str, help_text: str, handler: Callable[[argparse.Namespace, Settings], int]) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text, parents=[common])
+        sub.set_defaults(handler=handler)
+        return sub
+
+    command("run", _("open the station (the default)"), cmd_run)
+    demo = command("demo", _("open the station on the demo event, with a simulated reader"), cmd_demo)
+    demo.add_argument("--reset", action="store_true", help=_("rebuild the demo database first"))
+    command("verify", _("check the ledger's invariants; exit 1 on any violation"), cmd_verify)
+
+    db = command("db", _("database maintenance"), cmd_help(parser))
+    db_commands = db.add_subparsers(title=_("database commands"), metavar="COMMAND")
+    upgrade = db_commands.add_parser("upgrade", help=_("apply schema migrations"), parents=[common])
+    upgrade.set_defaults(handler=cmd_db_upgrade)
+
+    audit = command("audit", _("show the audit rows of one correlation id"), cmd_audit)
+    audit.add_argument("correlation_id", help=_("the id from the log"))
+    command("stations", _("list the stations and when each was last seen"), cmd_stations)
+    return parser
+
+
+def cmd_help(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace, Settings], int]:
+    """A handler that prints the usage (for a command group given without its sub-command)."""
+
+    def handler(_args: argparse.Namespace, _settings: Settings) -> int:
+        parser.print_help()
+        return 2
+
+    return handler
+
+
+# -- shared plumbing --------------------------------------------------------------------------
+
+
+def open_store(url: str) -> Store:
+    """Open (and migrate) the database at ``url``, or fail with a plain message."""
+    from store.service import Store
+
+    return Store.open(url)
+
+
+def make_reader(spec_text: str) -> Reader:
+    """The reader for a ``--reader`` value."""
+    from hardware.sim import SimulatedReader
+    from hardware.wedge import WedgeReader
+
+    spec = parse_reader_spec(spec_text)
+    if spec.kind == "sim":
+        return SimulatedReader()
+    if spec.kind == "wedge":
+        return WedgeReader()
+    raise CliError(
+        _("The reader {spec} is not supported by this version of tapdesk yet: use --reader sim "
+          "or --reader wedge.").format(spec=spec)
+    )
+
+
+def run_app(settings: Settings, store: Store, reader: Reader, *, demo: bool) -> int:
+    """Open the Textual App (imported only now: the language is installed)."""
+    from tui.app import TapdeskApp
+
+    app = TapdeskApp(
+        store=store,
+        reader=reader,
+        station=settings.station,
+        role=settings.role,
+        demo=demo,
+        event_name=store.event_name(),
+    )
+    try:
+        app.run()
+    finally:
+        store.close()
+    return app.return_code or 0
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+def cmd_run(_args: argparse.Namespace, settings: Settings) -> int:
+    reader = make_reader(settings.reader)
+    return run_app(settings, open_store(settings.database_url), reader, demo=False)
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from store.demo.build import build_demo
+
+    if settings.db:
+        print(_("The demo uses its own database; --db is ignored."), file=sys.stderr)
+    path = settings.data_dir / "demo.sqlite"
+    if args.reset:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    fresh = not path.exists()
+    store = open_store(settings.demo_database_url)
+    if fresh or store.event_name() is None:
+        summary = build_demo(store)
+        log.info("demo built", extra={"attendees": summary.attendees})
+    reader_spec = getattr(args, "reader", None) or "sim"
+    return run_app(settings, store, make_reader(reader_spec), demo=True)
+
+
+def cmd_verify(_args: argparse.Namespace, settings: Settings) -> int:
+    store = open_store(settings.database_url)
+    try:
+        report = store.verify()
+    finally:
+        store.close()
+    for line in report.violations:
+        print(_("VIOLATION: {line}").format(line=line))
+    if report.ok:
+        print(_("OK: {checks}").format(checks="; ".join(report.checked)))
+        return 0
+    return 1
+
+
+def cmd_db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
+    from store.engine import make_database
+    from store.migrate import head_revision, upgrade
+
+    db = make_database(settings.database_url)
+    try:
+        db.check()
+        applied = upgrade(db)
+    finally:
+        db.dispose()
+    if applied:
+        print(_("Schema upgraded to {revision}.").format(revision=head_revision()))
+    else:
+        print(_("Schema already up to date ({revision}).").format(revision=head_revision()))
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    store = open_store(settings.database_url)
+    try:
+        rows = store.audit_trail(args.correlation_id)
+    finally:
+        store.close()
+    for row in rows:
+        print(json.dumps(row, ensure_ascii=False, default=str))
+    if not rows:
+        print(_("No audit rows for {id}.").format(id=args.correlation_id), file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_stations(_args: argparse.Namespace, settings: Settings) -> int:
+    store = open_store(settings.database_url)
+    try:
+        stations = store.stations()
+    finally:
+        store.close()
+    for s in stations:
+        seen = s.last_seen.strftime("%Y-%m-%d %H:%M:%S UTC") if s.last_seen else "—"
+        mark = _("SILENT") if s.silent else _("live")
+        print(f"{s.name:<16} {s.role or '—':<8} {s.staff or '—':<20} {s.reader_state or '—':<10} {seen}  {mark}")
+    return 0
+
+
+# -- entry point ------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``tapdesk``; returns the exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    lang, config = _early_language(args_list)
+    set_language(lang)
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    flags: dict[str, Any] = {name: getattr(args, name) for name in GLOBAL_FLAGS if hasattr(args, name)}
+    try:
+        settings = load_settings(flags, config)
+        from store.logs import setup_logging
+
+        setup_logging(settings.log_dir, settings.station)
+        handler: Callable[[argparse.Namespace, Settings], int] = args.handler
+        return handler(args, settings)
+    except SettingsError as exc:
+        print(f"tapdesk: {exc}", file=sys.stderr)
+        return 2
+    except CliError as exc:
+        print(f"tapdesk: {exc}", file=sys.stderr)
+        return exc.code
+    except DomainError as exc:
+        print(f"tapdesk: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        # A person never sees a traceback: the log has it, the terminal gets one line.
+        log.exception("unexpected error")
+        print(
+            _("tapdesk: unexpected error ({error}). The details are in the log; please report it.")
+            .format(error=type(exc).__name__),
+            file=sys.stderr,
+        )
+        return 1
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,42 @@
+"""What a screen may ask of the App, without importing it (no import cycle)."""
+
+from __future__ import annotations
+
+from typing import Protocol, cast
+
+from textual.dom import DOMNode
+
+from store.context import Actor
+from store.service import Store
+
+__all__ = ["StationApp", "station_app"]
+
+
+class StationApp(Protocol):
+    """The App as screens see it."""
+
+    store: Store
+    station: str
+    reader_spec: str
+
+    @property
+    def staff_name(self) -> str | None:
+        """The signed-in staff member, if any."""
+        ...
+
+    def actor(self, correlation_id: str | None = None) -> Actor:
+        """A new :class:`Actor` (fresh operation id) for one user action at this station."""
+        ...
+
+    def simulate_tap(self, uid: str) -> None:
+        """Place ``uid`` on the simulated reader (only with ``--reader sim``)."""
+        ...
+
+    def open_role(self, role: str) -> None:
+        """Show the screen of ``role``."""
+        ...
+
+
+def station_app(node: DOMNode) -> StationApp:
+    """The running tapdesk App, typed as :class:`StationApp`."""
+    return cast(StationApp, node.app)
