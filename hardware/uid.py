@@ -8,8 +8,10 @@ __all__ = ["RU_TO_LATIN", "fold_layout", "normalise_uid"]
 
 # A keyboard wedge sends key codes. Under a Russian layout the keys of "04A1" type "04Ф1": map
 # each Cyrillic character back to the Latin character on the same key (ЙЦУКЕН -> QWERTY).
-_RU = "йцукенгшщзхъфывапролджэячсмитьбю.ЙЦУКЕНГШЩЗХЪФЫВАПРОЛДЖЭЯЧСМИТЬБЮ,ёЁ\"№;:?"
-_EN = "qwertyuiop[]asdfghjkl;'zxcvbnm,./QWERTYUIOP{}ASDFGHJKL:\"ZXCVBNM<>?`~@#$^&"
+# Only letters are folded: punctuation such as ":" means the same thing in both layouts as far as
+# anyone can tell, while every Cyrillic letter in a scan can only have come from a layout mix-up.
+_RU = "йцукенгшщзхъфывапролджэячсмитьбюёЙЦУКЕНГШЩЗХЪФЫВАПРОЛДЖЭЯЧСМИТЬБЮЁ"
+_EN = "qwertyuiop[]asdfghjkl;'zxcvbnm,.`QWERTYUIOP{}ASDFGHJKL:\"ZXCVBNM<>~"
 RU_TO_LATIN = str.maketrans(_RU, _EN)
 
 _HEX = re.compile(r"^[0-9A-F]+$")

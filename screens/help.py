@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
@@ -16,7 +18,7 @@ __all__ = ["HelpScreen"]
 class HelpScreen(ModalScreen[None]):
     """A list of (key, what it does); Escape closes it."""
 
-    BINDINGS = [Binding("escape,ctrl+k,f1", "dismiss", _("Close"))]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,ctrl+k,f1", "dismiss", _("Close"))]
 
     def __init__(self, title: str, keys: list[tuple[str, str]]) -> None:
         super().__init__()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
@@ -25,7 +27,7 @@ class SimulatedTapScreen(ModalScreen[str | None]):
     """Returns the UID to place on the simulated reader, or None when cancelled."""
 
     AUTO_FOCUS = "#sim-search"
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", _("Cancel")),
         Binding("down", "focus_list", _("To the list"), show=False),
     ]
@@ -67,7 +69,9 @@ class SimulatedTapScreen(ModalScreen[str | None]):
         options.clear_options()
         options.add_option(Option(_("A new, unbound band"), id=NEW_BAND))
         for choice in choices:
-            options.add_option(Option(f"{choice.name}  ·  {choice.code}  ·  {choice.uid}", id=choice.uid))
+            options.add_option(
+                Option(f"{choice.name}  ·  {choice.code}  ·  {choice.uid}", id=choice.uid)
+            )
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self._choose(event.option.id)
@@ -78,7 +82,10 @@ class SimulatedTapScreen(ModalScreen[str | None]):
         self.dismiss(random_uid() if option_id == NEW_BAND else option_id)
 
     def action_focus_list(self) -> None:
-        self.query_one("#sim-bands", OptionList).focus()
+        options = self.query_one("#sim-bands", OptionList)
+        options.focus()
+        if options.highlighted is None and options.option_count:
+            options.highlighted = 0
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -71,7 +71,9 @@ class StationScreen(Screen[None]):
             if event.value.strip():
                 self._show_error(_("“{text}” is not a band UID.").format(text=event.value.strip()))
             return
-        self.post_message(TapDetected(uid=uid, reader="wedge", at=datetime.now(UTC), correlation_id=new_id()))
+        self.post_message(
+            TapDetected(uid=uid, reader="wedge", at=datetime.now(UTC), correlation_id=new_id())
+        )
 
     @work(thread=True, group="tap", exit_on_error=False)
     def identify(self, uid: str, correlation_id: str) -> BandLookup:
@@ -98,18 +100,28 @@ class StationScreen(Screen[None]):
             text.append(_("Nobody has this band: send them to the wristband table."))
         elif found.attendee_id is None:
             card.add_class("warn")
-            text.append(_("Band {uid} is not bound to anyone ({state}).").format(uid=found.uid, state=found.state))
+            text.append(
+                _("Band {uid} is not bound to anyone ({state}).").format(
+                    uid=found.uid, state=found.state
+                )
+            )
         else:
             card.add_class("ok" if found.state == "active" else "error")
             text.append(f"{found.name}\n", style="bold")
             text.append(f"{found.company or ''}\n")
-            text.append(_("Invitation {code} · band {uid}").format(code=found.code, uid=found.uid) + "\n")
+            text.append(
+                _("Invitation {code} · band {uid}").format(code=found.code, uid=found.uid) + "\n"
+            )
             if found.colour:
                 text.append(_("Colour: {colour}").format(colour=found.colour) + "\n")
-            text.append(_("Balance: {points} points").format(points=found.balance or 0) + "\n", style="bold")
+            text.append(
+                _("Balance: {points} points").format(points=found.balance or 0) + "\n", style="bold"
+            )
             if found.state != "active":
                 text.append(
-                    _("Band {state}: {reason}").format(state=found.state, reason=found.state_reason or "—"),
+                    _("Band {state}: {reason}").format(
+                        state=found.state, reason=found.state_reason or "—"
+                    ),
                     style="bold",
                 )
         card.update(text)

@@ -43,7 +43,7 @@ def _build(tp: Any, raw: Any) -> Any:
         return [_build(typing.get_args(tp)[0], v) for v in raw]
     if tp is datetime:
         return datetime.fromisoformat(raw)
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         hints = typing.get_type_hints(tp)
         return tp(**{f.name: _build(hints[f.name], raw[f.name]) for f in dataclasses.fields(tp)})
     return raw

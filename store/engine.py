@@ -89,7 +89,7 @@ class Database:
 
     @property
     def dialect(self) -> str:
-        """"sqlite" or "postgresql"."""
+        """ "sqlite" or "postgresql"."""
         return self.engine.dialect.name
 
     @property
@@ -164,8 +164,10 @@ def make_database(url: str) -> Database:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise DatabaseUnavailable(
-            _("The database URL {url!r} is not valid: use sqlite:///PATH or "
-              "postgresql+psycopg://USER@HOST:PORT/NAME.").format(url=url)
+            _(
+                "The database URL {url!r} is not valid: use sqlite:///PATH or "
+                "postgresql+psycopg://USER@HOST:PORT/NAME."
+            ).format(url=url)
         ) from exc
     backend = parsed.get_backend_name()
     try:
@@ -177,7 +179,9 @@ def make_database(url: str) -> Database:
             engine = _postgres_engine(parsed)
         else:
             raise DatabaseUnavailable(
-                _("tapdesk works with SQLite or PostgreSQL, not {backend!r}.").format(backend=backend)
+                _("tapdesk works with SQLite or PostgreSQL, not {backend!r}.").format(
+                    backend=backend
+                )
             )
     except (NoSuchModuleError, ImportError) as exc:
         raise DatabaseUnavailable(

@@ -50,14 +50,17 @@ def system_account_id(conn: Connection, kind: str, station: str) -> int:
     cached = _system_cache.get(key)
     if cached is not None:
         return cached
+    query = select(account_t.c.id).where(account_t.c.kind == kind, account_t.c.station == station)
+    found = conn.execute(query).scalar()
+    if found is not None:
+        _system_cache[key] = int(found)
+        return int(found)
+    # Made inside the caller's transaction, which may still roll back: not cached until a later
+    # call finds it committed.
     conn.execute(
         insert_ignore(conn, account_t).values(kind=kind, station=station, balance=0, floor=None)
     )
-    found = conn.execute(
-        select(account_t.c.id).where(account_t.c.kind == kind, account_t.c.station == station)
-    ).scalar_one()
-    _system_cache[key] = found
-    return int(found)
+    return int(conn.execute(query).scalar_one())
 
 
 def forget_cached_accounts() -> None:

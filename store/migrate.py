@@ -53,8 +53,10 @@ def _refuse_newer(conn: Connection) -> None:
     known = {script.revision for script in ScriptDirectory.from_config(_config()).walk_revisions()}
     if revision not in known:
         raise DatabaseTooNew(
-            _("This database was made by a newer tapdesk (schema {revision}). It was not "
-              "changed: update tapdesk on this laptop.").format(revision=revision)
+            _(
+                "This database was made by a newer tapdesk (schema {revision}). It was not "
+                "changed: update tapdesk on this laptop."
+            ).format(revision=revision)
         )
 
 

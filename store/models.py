@@ -19,13 +19,22 @@ from store.types import UTCDateTime
 
 __all__ = [
     "Account",
+    "Activity",
     "Attendee",
     "Audit",
     "Band",
+    "ColourGroup",
     "Event",
+    "Hub",
     "Operation",
     "PendingPoints",
+    "Prize",
+    "QuizQuestion",
+    "Rack",
+    "StaffMember",
+    "Stage",
     "Station",
+    "Talk",
     "Transfer",
     "metadata",
 ]
@@ -220,3 +229,177 @@ class Event(SQLModel, table=True):
     timezone: str = Field(default="UTC", max_length=64)
     settings: str = Field(default="{}", description="Budgets, limits and rules as JSON.")
     loaded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+# -- the event file's entries ----------------------------------------------------------------
+#
+# Loaded idempotently from the event's TOML file by ``store.eventfile``. Each row is keyed by the
+# file's own stable id, so a reload updates in place. An entry that disappears from the file is
+# marked inactive, never deleted: transfers, redemptions and coats keep pointing at it.
+
+
+class Stage(SQLModel, table=True):
+    """A stage where talks run."""
+
+    __tablename__ = "stage"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    active: bool = Field(default=True)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Hub(SQLModel, table=True):
+    """A themed hub, kept by a hubman, where attendees earn points for activities."""
+
+    __tablename__ = "hub"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    tags: str = Field(default="", max_length=500, description="Interest tags joined by ';'.")
+    active: bool = Field(default=True)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Activity(SQLModel, table=True):
+    """Something an attendee does at a hub for points."""
+
+    __tablename__ = "activity"
+    __table_args__ = (
+        CheckConstraint("points > 0", name="points_positive"),
+        CheckConstraint(
+            "max_per_attendee IS NULL OR max_per_attendee >= 1", name="max_per_attendee_positive"
+        ),
+        CheckConstraint("cooldown_minutes >= 0", name="cooldown_not_negative"),
+    )
+
+    id: str = Field(primary_key=True, max_length=64)
+    hub_id: str = Field(
+        sa_column=Column(ForeignKey("hub.id"), nullable=False, index=True), max_length=64
+    )
+    name: str = Field(max_length=200)
+    points: int
+    max_per_attendee: int | None = Field(default=None, description="NULL: no limit.")
+    cooldown_minutes: int = Field(default=0)
+    active: bool = Field(default=True)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Talk(SQLModel, table=True):
+    """A talk on a stage."""
+
+    __tablename__ = "talk"
+    __table_args__ = (CheckConstraint("ends_at > starts_at", name="ends_after_start"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    stage_id: str = Field(
+        sa_column=Column(ForeignKey("stage.id"), nullable=False, index=True), max_length=64
+    )
+    title: str = Field(max_length=300)
+    speaker: str = Field(max_length=200)
+    starts_at: datetime = Field(sa_type=UTCDateTime)
+    ends_at: datetime = Field(sa_type=UTCDateTime)
+    tags: str = Field(default="", max_length=500, description="Interest tags joined by ';'.")
+    active: bool = Field(default=True)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class QuizQuestion(SQLModel, table=True):
+    """A question on a talk's content: a right answer earns points."""
+
+    __tablename__ = "quiz_question"
+    __table_args__ = (CheckConstraint("points > 0", name="points_positive"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    talk_id: str = Field(
+        sa_column=Column(ForeignKey("talk.id"), nullable=False, index=True), max_length=64
+    )
+    text: str = Field(max_length=1000)
+    answer: str = Field(default="", max_length=1000, description="Shown to staff only.")
+    points: int
+    active: bool = Field(default=True)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Prize(SQLModel, table=True):
+    """A prize at the counter.
+
+    Only ``supplied`` comes from the event file: what is still available is derived from the
+    redemptions, so reloading the file never resets sales.
+    """
+
+    __tablename__ = "prize"
+    __table_args__ = (
+        CheckConstraint("tier >= 1", name="tier_positive"),
+        CheckConstraint("price > 0", name="price_positive"),
+        CheckConstraint("supplied >= 0", name="supplied_not_negative"),
+        CheckConstraint("per_person >= 1", name="per_person_positive"),
+    )
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    tier: int
+    price: int
+    supplied: int
+    per_person: int = Field(default=1)
+    pay_in_four: bool = Field(default=False)
+    active: bool = Field(default=True)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ColourGroup(SQLModel, table=True):
+    """One of the four wristband colours and the attendee fields it stands for."""
+
+    __tablename__ = "colour_group"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    name_ru: str | None = Field(default=None, max_length=200)
+    hex: str = Field(max_length=7, description="#RRGGBB")
+    fields: str = Field(default="", max_length=500, description="Attendee fields joined by ';'.")
+    position: int = Field(default=0, description="Order in the event file.")
+    active: bool = Field(default=True)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Rack(SQLModel, table=True):
+    """A coat rack and how many hangers it holds."""
+
+    __tablename__ = "rack"
+    __table_args__ = (CheckConstraint("capacity > 0", name="capacity_positive"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    capacity: int
+    active: bool = Field(default=True)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class StaffMember(SQLModel, table=True):
+    """A member of staff who signs in with a PIN or a staff band."""
+
+    __tablename__ = "staff_member"
+    __table_args__ = (
+        CheckConstraint("pin_hash IS NOT NULL OR band_uid IS NOT NULL", name="can_sign_in"),
+        # A staff band belongs to one active staff member; an inactive one keeps its history and
+        # frees the band for someone else.
+        Index(
+            "uq_staff_member_active_band_uid",
+            "band_uid",
+            unique=True,
+            sqlite_where=text("active AND band_uid IS NOT NULL"),
+            postgresql_where=text("active AND band_uid IS NOT NULL"),
+        ),
+    )
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    roles: str = Field(max_length=200, description="Roles joined by ';'.")
+    hubs: str = Field(default="", max_length=500, description="Hub ids joined by ';' (hubmen).")
+    pin_hash: str | None = Field(default=None, max_length=200)
+    band_uid: str | None = Field(default=None, max_length=32)
+    attendee_code: str | None = Field(
+        default=None, max_length=32, description="The attendee this staff member also is."
+    )
+    active: bool = Field(default=True)
+    updated_at: datetime = Field(sa_type=UTCDateTime)

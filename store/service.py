@@ -95,7 +95,8 @@ class Store:
                 with self.db.write() as conn:
                     now = self.db.now(conn)
                     claimed = conn.execute(
-                        insert_ignore(conn, operation_t).values(
+                        insert_ignore(conn, operation_t)
+                        .values(
                             op_id=actor.op_id,
                             kind=kind,
                             station=actor.station,
@@ -104,8 +105,9 @@ class Store:
                             created_at=now,
                             result="",
                         )
-                    ).rowcount
-                    if claimed != 1:
+                        .returning(operation_t.c.op_id)
+                    ).first()
+                    if claimed is None:
                         return self._replayed(conn, actor, kind, result_type)
                     result = work(conn, now)
                     conn.execute(
@@ -124,7 +126,9 @@ class Store:
                 self._record_refusal(actor, kind, refusal)
                 raise
             except DBAPIError as exc:
-                log.warning("database error", extra={"kind": kind, "op_id": actor.op_id}, exc_info=True)
+                log.warning(
+                    "database error", extra={"kind": kind, "op_id": actor.op_id}, exc_info=True
+                )
                 raise unavailable(self.db.url, exc) from exc
 
     def _replayed(self, conn: Connection, actor: Actor, kind: str, result_type: type[R]) -> R:
@@ -149,7 +153,9 @@ class Store:
             .values(change_seq=station_t.c.change_seq + 1)
         ).rowcount
         if advanced == 0:
-            conn.execute(insert_ignore(conn, station_t).values(name=station, reader_state="", change_seq=0))
+            conn.execute(
+                insert_ignore(conn, station_t).values(name=station, reader_state="", change_seq=0)
+            )
             conn.execute(
                 update(station_t)
                 .where(station_t.c.name == station)
@@ -182,8 +188,13 @@ class Store:
         try:
             with self.db.write() as conn:
                 self.audit(
-                    conn, actor, self.db.now(conn), "refused", kind,
-                    reason=refusal.reason, message=refusal.message,
+                    conn,
+                    actor,
+                    self.db.now(conn),
+                    "refused",
+                    kind,
+                    reason=refusal.reason,
+                    message=refusal.message,
                 )
         except DBAPIError:
             log.warning("could not record a refusal", exc_info=True)
@@ -230,12 +241,17 @@ class Store:
                 with self.db.write() as conn:
                     found = self._lookup(conn, uid)
                     self.audit(
-                        conn, actor, self.db.now(conn), "tap", uid,
-                        state=found.state, attendee_id=found.attendee_id,
+                        conn,
+                        actor,
+                        self.db.now(conn),
+                        "tap",
+                        uid,
+                        state=found.state,
+                        attendee_id=found.attendee_id,
                     )
+                log.info("band tapped", extra={"uid": uid, "state": found.state})
             except DBAPIError as exc:
                 raise unavailable(self.db.url, exc) from exc
-        log.info("band tapped", extra={"uid": uid, "state": found.state})
         return found
 
     def band_choices(self, query: str = "", limit: int = 50) -> tuple[BandChoice, ...]:
@@ -258,16 +274,25 @@ class Store:
 
     # -- stations and the change sequence ---------------------------------------------------
 
-    def announce(self, station: str, role: str | None, staff: str | None, reader_state: str) -> None:
+    def announce(
+        self, station: str, role: str | None, staff: str | None, reader_state: str
+    ) -> None:
         """Record that ``station`` is alive, with its role, staff and reader state."""
         with self.db.write() as conn:
             now = self.db.now(conn)
-            values = {"role": role, "staff": staff, "reader_state": reader_state[:200], "last_seen": now}
+            values = {
+                "role": role,
+                "staff": staff,
+                "reader_state": reader_state[:200],
+                "last_seen": now,
+            }
             updated = conn.execute(
                 update(station_t).where(station_t.c.name == station).values(**values)
             ).rowcount
             if updated == 0:
-                conn.execute(insert_ignore(conn, station_t).values(name=station, change_seq=0, **values))
+                conn.execute(
+                    insert_ignore(conn, station_t).values(name=station, change_seq=0, **values)
+                )
 
     def stations(self) -> tuple[StationInfo, ...]:
         """Every station that has announced itself, silent ones marked."""
@@ -289,7 +314,11 @@ class Store:
     def change_seq(self) -> int:
         """The sum of every station's change counter: it grows whenever anything commits."""
         with self.db.read() as conn:
-            return int(conn.execute(select(func.coalesce(func.sum(station_t.c.change_seq), 0))).scalar_one())
+            return int(
+                conn.execute(
+                    select(func.coalesce(func.sum(station_t.c.change_seq), 0))
+                ).scalar_one()
+            )
 
     def event_name(self) -> str | None:
         """The name of the loaded event, or None."""
@@ -299,9 +328,15 @@ class Store:
     def audit_trail(self, correlation_id: str) -> tuple[dict[str, Any], ...]:
         """The audit rows written under one correlation id."""
         with self.db.read() as conn:
-            rows = conn.execute(
-                select(audit_t).where(audit_t.c.correlation_id == correlation_id).order_by(audit_t.c.id)
-            ).mappings().all()
+            rows = (
+                conn.execute(
+                    select(audit_t)
+                    .where(audit_t.c.correlation_id == correlation_id)
+                    .order_by(audit_t.c.id)
+                )
+                .mappings()
+                .all()
+            )
         return tuple(dict(r) for r in rows)
 
     # -- invariants -------------------------------------------------------------------------

@@ -111,7 +111,10 @@ class TapdeskApp(App[None]):
     def _set_reader_state(self, state: ReaderState) -> None:
         self.reader_state = state.code
         if state.detail:
-            log.info("reader state", extra={"reader": self.reader_spec, "state": state.code, "detail": state.detail})
+            log.info(
+                "reader state",
+                extra={"reader": self.reader_spec, "state": state.code, "detail": state.detail},
+            )
 
     @work(thread=True, group="heartbeat", exclusive=True, exit_on_error=False)
     def heartbeat(self) -> None:
@@ -132,7 +135,11 @@ class TapdeskApp(App[None]):
         """Forward a reader's tap to the top screen that takes taps."""
         log.info(
             "tap",
-            extra={"uid": message.uid, "reader": message.reader, "correlation_id": message.correlation_id},
+            extra={
+                "uid": message.uid,
+                "reader": message.reader,
+                "correlation_id": message.correlation_id,
+            },
         )
         for screen in reversed(self.screen_stack):
             if getattr(screen, "accepts_taps", False):
@@ -196,13 +203,17 @@ class TapdeskApp(App[None]):
             return
         keys: list[tuple[str, str]] = []
         seen: set[str] = set()
-        for key, active in self.screen.active_bindings.items():
+        for active in self.screen.active_bindings.values():
             binding = active.binding
             if not binding.description or binding.action in seen:
                 continue
             seen.add(binding.action)
             keys.append((self.get_key_display(binding), binding.description))
-        title = role_title(self.role) if isinstance(self.screen, StationScreen) and self.role else _("this screen")
+        title = (
+            role_title(self.role)
+            if isinstance(self.screen, StationScreen) and self.role
+            else _("this screen")
+        )
         self.push_screen(HelpScreen(title, keys))
 
     def action_pick_role(self) -> None:

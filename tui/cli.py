@@ -65,16 +65,26 @@ def _global_options() -> argparse.ArgumentParser:
     # default when the same flag is absent after it.
     parent = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     group = parent.add_argument_group(_("station options (before or after the command)"))
-    group.add_argument("--role", choices=ROLES, help=_("the station's role; a picker appears without it"))
-    group.add_argument("--station", metavar="NAME", help=_("this laptop's name in every record, e.g. desk-2"))
+    group.add_argument(
+        "--role", choices=ROLES, help=_("the station's role; a picker appears without it")
+    )
+    group.add_argument(
+        "--station", metavar="NAME", help=_("this laptop's name in every record, e.g. desk-2")
+    )
     group.add_argument("--staff", metavar="NAME", help=_("who acts, for command-line commands"))
     group.add_argument(
         "--reader", metavar="SPEC", help=_("sim, wedge, emulated[:PORT] or nfc:PATH (e.g. nfc:usb)")
     )
-    group.add_argument("--db", metavar="URL", help=_("database URL (sqlite:///PATH or postgresql+psycopg://…)"))
+    group.add_argument(
+        "--db", metavar="URL", help=_("database URL (sqlite:///PATH or postgresql+psycopg://…)")
+    )
     group.add_argument("--lang", choices=LANGUAGES, help=_("language of the user interface"))
-    group.add_argument("--event", dest="event_file", metavar="FILE", type=Path, help=_("the event's TOML file"))
-    group.add_argument("--data-dir", dest="data_dir", metavar="DIR", type=Path, help=_("where databases live"))
+    group.add_argument(
+        "--event", dest="event_file", metavar="FILE", type=Path, help=_("the event's TOML file")
+    )
+    group.add_argument(
+        "--data-dir", dest="data_dir", metavar="DIR", type=Path, help=_("where databases live")
+    )
     group.add_argument("--config", metavar="FILE", help=_("the settings file (TOML)"))
     return parent
 
@@ -90,13 +100,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(handler=cmd_run)
     commands = parser.add_subparsers(title=_("commands"), metavar="COMMAND")
 
-    def command(name: str, help_text: str, handler: Callable[[argparse.Namespace, Settings], int]) -> argparse.ArgumentParser:
+    def command(
+        name: str, help_text: str, handler: Callable[[argparse.Namespace, Settings], int]
+    ) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text, parents=[common])
         sub.set_defaults(handler=handler)
         return sub
 
     command("run", _("open the station (the default)"), cmd_run)
-    demo = command("demo", _("open the station on the demo event, with a simulated reader"), cmd_demo)
+    demo = command(
+        "demo", _("open the station on the demo event, with a simulated reader"), cmd_demo
+    )
     demo.add_argument("--reset", action="store_true", help=_("rebuild the demo database first"))
     command("verify", _("check the ledger's invariants; exit 1 on any violation"), cmd_verify)
 
@@ -142,8 +156,10 @@ def make_reader(spec_text: str) -> Reader:
     if spec.kind == "wedge":
         return WedgeReader()
     raise CliError(
-        _("The reader {spec} is not supported by this version of tapdesk yet: use --reader sim "
-          "or --reader wedge.").format(spec=spec)
+        _(
+            "The reader {spec} is not supported by this version of tapdesk yet: use --reader sim "
+            "or --reader wedge."
+        ).format(spec=spec)
     )
 
 
@@ -246,7 +262,8 @@ def cmd_stations(_args: argparse.Namespace, settings: Settings) -> int:
     for s in stations:
         seen = s.last_seen.strftime("%Y-%m-%d %H:%M:%S UTC") if s.last_seen else "—"
         mark = _("SILENT") if s.silent else _("live")
-        print(f"{s.name:<16} {s.role or '—':<8} {s.staff or '—':<20} {s.reader_state or '—':<10} {seen}  {mark}")
+        role, staff, reader = s.role or "—", s.staff or "—", s.reader_state or "—"
+        print(f"{s.name:<16} {role:<8} {staff:<20} {reader:<10} {seen}  {mark}")
     return 0
 
 
@@ -260,7 +277,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     set_language(lang)
     parser = build_parser()
     args = parser.parse_args(args_list)
-    flags: dict[str, Any] = {name: getattr(args, name) for name in GLOBAL_FLAGS if hasattr(args, name)}
+    flags: dict[str, Any] = {
+        name: getattr(args, name) for name in GLOBAL_FLAGS if hasattr(args, name)
+    }
     try:
         settings = load_settings(flags, config)
         from store.logs import setup_logging
@@ -283,8 +302,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A person never sees a traceback: the log has it, the terminal gets one line.
         log.exception("unexpected error")
         print(
-            _("tapdesk: unexpected error ({error}). The details are in the log; please report it.")
-            .format(error=type(exc).__name__),
+            _(
+                "tapdesk: unexpected error ({error}). The details are in the log; please report it."
+            ).format(error=type(exc).__name__),
             file=sys.stderr,
         )
         return 1

@@ -13,7 +13,6 @@ from tui.protocols import station_app
 __all__ = ["StationHeader", "reader_state_text", "role_title"]
 
 
-
 def reader_state_text(code: str) -> str:
     """The reader state in the staff member's language."""
     texts = {
@@ -61,7 +60,10 @@ class StationHeader(Static):
         else:
             text.append(_("not signed in"), style="italic")
         text.append("  │  " + _("reader") + ": ")
-        text.append(reader_state_text(app.reader_state), style="green" if app.reader_state == "ready" else "bold red")
+        text.append(
+            reader_state_text(app.reader_state),
+            style="green" if app.reader_state == "ready" else "bold red",
+        )
         text.append("  │  " + _("db") + ": ")
         text.append(
             _("ok") if app.db_state == "ok" else _("unreachable — retrying"),

@@ -13,13 +13,15 @@ from pathlib import Path
 from sqlalchemy import Table, insert, select
 
 from store.context import Actor
+from store.eventfile import apply_event, parse_event_file
 from store.ledger import account_t, post_transfer, system_account_id
 from store.models import Attendee, Band, Event, Operation, PendingPoints
 from store.service import Store
 
-__all__ = ["DEMO_ATTENDEES", "DemoSummary", "build_demo"]
+__all__ = ["DEMO_ATTENDEES", "DEMO_EVENT", "DemoSummary", "build_demo"]
 
 DEMO_ATTENDEES = Path(__file__).with_name("attendees.csv")
+DEMO_EVENT = Path(__file__).with_name("event.toml")
 DEMO_STATION = "demo-setup"
 DEMO_DESK = "desk-1"
 
@@ -46,11 +48,12 @@ def build_demo(store: Store, csv_path: Path = DEMO_ATTENDEES) -> DemoSummary:
         rows = list(csv.DictReader(handle))
     actor = Actor(station=DEMO_STATION, staff="demo", correlation_id="demo-setup", op_id="demo-setup")
     posted = waiting = checked_in = 0
+    # Validated before the transaction: a broken demo file changes nothing.
+    event = parse_event_file(DEMO_EVENT)
     with store.db.write() as conn:
         now = store.db.now(conn)
-        conn.execute(
-            insert(event_t).values(id="demo", name="Make IT Real 2026", timezone="Asia/Almaty", loaded_at=now)
-        )
+        # Through the event file's loader, inside this transaction: the demo is one unit of work.
+        apply_event(store, conn, now, event, actor, source=str(DEMO_EVENT))
         conn.execute(
             insert(operation_t).values(
                 op_id=actor.op_id, kind="demo_setup", station=actor.station, staff=actor.staff,

@@ -1,0 +1,126 @@
+"""The engine factory, migrations and their refusals."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from store.engine import make_database
+from store.errors import DatabaseTooNew, DatabaseUnavailable
+from store.migrate import current_revision, head_revision, upgrade
+from store.service import Store
+
+
+def test_sqlite_pragmas(sqlite_url: str) -> None:
+    db = make_database(sqlite_url)
+    with db.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+    db.dispose()
+
+
+def test_sqlite_writers_wait_instead_of_failing(sqlite_url: str) -> None:
+    """BEGIN IMMEDIATE: a second writer waits for the first rather than getting SQLITE_BUSY."""
+    db = make_database(sqlite_url)
+    order: list[str] = []
+    first_holds = threading.Event()
+
+    def first() -> None:
+        with db.write() as conn:
+            conn.execute(
+                text("INSERT INTO station (name, reader_state, change_seq) VALUES ('a', '', 0)")
+            )
+            first_holds.set()
+            time.sleep(0.3)
+            order.append("first")
+
+    def second() -> None:
+        first_holds.wait()
+        with db.write() as conn:
+            order.append("second")
+            conn.execute(text("UPDATE station SET change_seq = 1 WHERE name = 'a'"))
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert order == ["first", "second"]
+    db.dispose()
+
+
+def test_unreachable_postgres_is_one_plain_message() -> None:
+    with pytest.raises(DatabaseUnavailable) as caught:
+        Store.open("postgresql+psycopg://postgres@127.0.0.1:1/none")
+    assert "Cannot reach the database" in caught.value.message
+    assert "Traceback" not in caught.value.message
+
+
+@pytest.mark.parametrize("url", ["not a url", "mysql://x@y/z", "oracle://a"])
+def test_wrong_urls_are_refused_with_a_message(url: str) -> None:
+    with pytest.raises(DatabaseUnavailable) as caught:
+        Store.open(url)
+    assert caught.value.message
+
+
+def test_migrations_apply_once(sqlite_url: str) -> None:
+    db = make_database(sqlite_url)
+    assert current_revision(db) == head_revision()
+    assert upgrade(db) is False
+    db.dispose()
+
+
+def test_new_database_is_migrated_on_first_open(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'new.sqlite'}")
+    assert current_revision(store.db) == head_revision()
+    store.close()
+
+
+def test_database_from_a_newer_tapdesk_is_refused_and_untouched(sqlite_url: str) -> None:
+    db = make_database(sqlite_url)
+    with db.write() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    with pytest.raises(DatabaseTooNew) as caught:
+        Store.open(sqlite_url)
+    assert "newer tapdesk" in caught.value.message
+    assert current_revision(db) == "9999_future"
+    db.dispose()
+
+
+def _open_and_migrate(url: str) -> str:
+    store = Store.open(url)
+    revision = current_revision(store.db) or ""
+    store.close()
+    return revision
+
+
+@pytest.mark.parametrize(
+    "engine", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_two_stations_starting_together_migrate_once(
+    engine: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if engine == "sqlite":
+        url = f"sqlite:///{tmp_path / 'race.sqlite'}"
+    else:
+        base = request.getfixturevalue("pg_schema_url")
+        schema = f"race_{tmp_path.name[-8:].replace('-', '_')}".lower()
+        admin = make_database(base)
+        with admin.write() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = base.rsplit("options=", 1)[0] + f"options=-csearch_path%3D{schema}"
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(3) as pool:
+        revisions = pool.map(_open_and_migrate, [url] * 3)
+    assert revisions == [head_revision()] * 3
+    if engine == "postgresql":
+        with admin.write() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

@@ -1,0 +1,162 @@
+"""Pilot tests: the role picker, the header, a simulated tap, help and quitting."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from textual.pilot import Pilot
+from textual.widgets import Input, OptionList, Static
+
+from screens import HelpScreen, RolePickerScreen, SimulatedTapScreen, StationScreen
+from store.context import new_id
+from store.logs import setup_logging
+from tests.tui.conftest import ANNA_UID, AppFactory
+from tui.messages import TapDetected
+from tui.widgets import StationHeader
+
+SIZE = (120, 40)
+
+
+async def settle(pilot: Pilot[None], until: Callable[[], bool] | None = None) -> None:
+    """Let workers (all but the endless reader) finish and the screen refresh; optionally poll."""
+    for _ in range(100):
+        await pilot.pause(0.02)
+        busy = [w for w in pilot.app.workers if w.group != "reader" and w.is_running]
+        if not busy and (until is None or until()):
+            return
+
+
+def card_text(app: object) -> str:
+    return str(app.screen.query_one("#card", Static).render())  # type: ignore[attr-defined]
+
+
+async def test_role_picker_opens_the_chosen_role(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        assert isinstance(app.screen, RolePickerScreen)
+        await pilot.press("down", "down", "enter")  # desk, bands, hub
+        assert isinstance(app.screen, StationScreen)
+        assert app.screen.role == "hub"
+        assert app.role == "hub"
+        assert app.screen.focused is app.screen.query_one("#scan", Input)
+        await pilot.press("ctrl+r")
+        assert isinstance(app.screen, RolePickerScreen)
+
+
+async def test_header_shows_event_station_staff_reader_and_database(make_app: AppFactory) -> None:
+    app = make_app(role="desk")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        header = str(app.screen.query_one(StationHeader).render())
+        for part in ("Make IT Real 2026", "desk-2", "not signed in", "reader: ready", "db: ok"):
+            assert part in header, part
+        app.db_state = "unreachable"
+        await pilot.pause()
+        assert "unreachable" in str(app.screen.query_one(StationHeader).render())
+
+
+async def test_simulated_tap_shows_whose_band_it_is(make_app: AppFactory) -> None:
+    app = make_app(role="desk")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+t")
+        assert isinstance(app.screen, SimulatedTapScreen)
+        await settle(pilot)
+        await pilot.press(*"anna")
+        await settle(pilot)
+        options = app.screen.query_one("#sim-bands", OptionList)
+        assert options.option_count == 2  # the new band, and Anna
+        await pilot.press("enter")
+        assert isinstance(app.screen, StationScreen)
+        await settle(pilot, lambda: "Anna Smith" in card_text(app))
+        assert "Anna Smith" in card_text(app)
+        assert "Balance: 0 points" in card_text(app)
+
+
+async def test_simulated_new_band_is_unbound(make_app: AppFactory) -> None:
+    app = make_app(role="counter")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+t")
+        await settle(pilot)
+        await pilot.press("down", "enter")  # the first option: a new, unbound band
+        await settle(pilot, lambda: "Unbound band" in card_text(app))
+        assert "Unbound band" in card_text(app)
+        assert "wristband table" in card_text(app)
+
+
+async def test_posted_tap_message_reaches_the_screen(make_app: AppFactory) -> None:
+    """The same message a reader thread posts, injected directly."""
+    app = make_app(role="hub")
+    async with app.run_test(size=SIZE) as pilot:
+        app.post_message(
+            TapDetected(uid=ANNA_UID, reader="sim", at=datetime.now(UTC), correlation_id=new_id())
+        )
+        await pilot.pause()
+        await settle(pilot)
+        assert "Anna Smith" in card_text(app)
+
+
+async def test_typed_uid_in_scan_field_is_a_tap(make_app: AppFactory) -> None:
+    app = make_app(role="desk")
+    async with app.run_test(size=SIZE) as pilot:
+        # A wedge reader under a Russian layout: "04a1b2c3d4e580" arrives with Cyrillic letters.
+        app.screen.query_one("#scan", Input).value = "04ф1и2с3в4у580"
+        await pilot.press("enter")
+        await pilot.pause()
+        await settle(pilot)
+        assert "Anna Smith" in card_text(app)
+        app.screen.query_one("#scan", Input).value = "hello"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "not a band UID" in card_text(app)
+
+
+async def test_help_lists_the_keys_of_the_screen(make_app: AppFactory) -> None:
+    app = make_app(role="desk")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+g")
+        assert isinstance(app.screen, HelpScreen)
+        rows = [
+            app.screen.query_one("DataTable").get_row_at(i)
+            for i in range(app.screen.query_one("DataTable").row_count)
+        ]  # type: ignore[attr-defined]
+        described = {description for _key, description in rows}
+        assert {"Quit", "Simulated tap", "Change role", "Keys"} <= described
+        await pilot.press("escape")
+        assert isinstance(app.screen, StationScreen)
+
+
+async def test_ctrl_q_quits_at_once_with_the_reader_running(make_app: AppFactory) -> None:
+    app = make_app(role="desk")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        started = datetime.now(UTC)
+        await pilot.press("ctrl+q")
+    assert (datetime.now(UTC) - started).total_seconds() < 1.0
+    assert app.return_code == 0
+
+
+async def test_one_tap_has_one_correlation_id_in_log_and_audit(
+    make_app: AppFactory, tmp_path: Path
+) -> None:
+    log_path = setup_logging(tmp_path / "logs", "desk-2")
+    app = make_app(role="desk")
+    correlation_id = new_id()
+    async with app.run_test(size=SIZE) as pilot:
+        app.post_message(
+            TapDetected(
+                uid=ANNA_UID, reader="sim", at=datetime.now(UTC), correlation_id=correlation_id
+            )
+        )
+        await pilot.pause()
+        await settle(pilot)
+    for handler in logging.getLogger("tapdesk").handlers:
+        handler.flush()
+    lines = [json.loads(line) for line in log_path.read_text(encoding="utf-8").splitlines()]
+    tagged = [line for line in lines if line.get("correlation_id") == correlation_id]
+    assert {line["msg"] for line in tagged} >= {"tap", "band tapped"}
+    audit = app.store.audit_trail(correlation_id)
+    assert [row["action"] for row in audit] == ["tap"]
