@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigurationError",
+    "Conflict",
     "DatabaseTooNew",
     "DatabaseUnavailable",
     "DomainError",
@@ -27,6 +28,10 @@ class Refused(DomainError):
     def __init__(self, message: str, *, reason: str = "refused") -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class Conflict(DomainError):
+    """A constraint stopped a concurrent change; nothing was applied and a retry may succeed."""
 
 
 class NotFound(DomainError):

@@ -413,7 +413,7 @@ class EventSpec(_Spec):
     """The whole event file, validated: ids unique per kind, references resolved."""
 
     event: EventInfo
-    limits: LimitsSpec = LimitsSpec()
+    limits: LimitsSpec = Field(default_factory=LimitsSpec)
     hubs: list[HubSpec] = []
     stages: list[StageSpec] = []
     talks: list[TalkSpec] = []
@@ -1036,7 +1036,7 @@ def load_event(store: Store, source: str | Path | EventSpec, actor: Actor) -> Lo
                 report = apply_event(store, conn, now, spec, actor, source=name)
                 if report.changed:
                     # Other stations poll the change counter: a reload must reach their screens.
-                    store._advance(conn, actor.station)
+                    store.advance(conn, actor.station)
         except DBAPIError as exc:
             log.warning("event load failed", exc_info=True)
             raise unavailable(store.db.url, exc) from exc
@@ -1044,9 +1044,9 @@ def load_event(store: Store, source: str | Path | EventSpec, actor: Actor) -> Lo
         "event loaded",
         extra={
             "event_id": spec.event.id,
-            "created": len(report.created),
-            "updated": len(report.updated),
-            "deactivated": len(report.deactivated),
+            "entries_created": len(report.created),
+            "entries_updated": len(report.updated),
+            "entries_deactivated": len(report.deactivated),
         },
     )
     return report

@@ -7,6 +7,7 @@ correcting transfer. No code path updates or deletes a transfer.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, Table, insert, select, update
@@ -19,6 +20,7 @@ from store.models import Account, Transfer
 
 __all__ = [
     "SYSTEM_KINDS",
+    "Posted",
     "attendee_account_id",
     "balance_of",
     "insert_ignore",
@@ -84,6 +86,15 @@ def balance_of(conn: Connection, account_id: int) -> int:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """A transfer just written, with both accounts' new balances."""
+
+    transfer_id: int
+    debit_balance: int
+    credit_balance: int
+
+
 def post_transfer(
     conn: Connection,
     actor: Actor,
@@ -95,38 +106,45 @@ def post_transfer(
     code: str,
     reference: str = "",
     seq: int = 0,
-) -> int:
+    corrects: int | None = None,
+) -> Posted:
     """Move ``amount`` points from ``debit`` to ``credit`` inside the caller's transaction.
 
     The debit is a guarded UPDATE: it only matches while the balance stays at or above the
     account's floor, so two stations spending the same points cannot both succeed. Raises
-    :class:`Refused` ("not enough points") when the guard does not match. Returns the new
-    transfer's id.
+    :class:`Refused` ("not enough points") when the guard does not match.
     """
     if amount <= 0:
         raise ValueError("a transfer moves a positive amount")
     balance = account_t.c.balance
+    balances: dict[int, int] = {}
     # Touch the two rows in id order so that two opposite transfers cannot deadlock.
     for account_id in sorted((debit, credit)):
         if account_id == debit:
-            moved = conn.execute(
+            new = conn.execute(
                 update(account_t)
                 .where(
                     account_t.c.id == debit,
                     (account_t.c.floor.is_(None)) | (balance - amount >= account_t.c.floor),
                 )
                 .values(balance=balance - amount)
-            ).rowcount
-            if moved != 1:
+                .returning(balance)
+            ).scalar()
+            if new is None:
                 raise Refused(_("Not enough points."), reason="insufficient_points")
         else:
-            moved = conn.execute(
-                update(account_t).where(account_t.c.id == credit).values(balance=balance + amount)
-            ).rowcount
-            if moved != 1:
+            new = conn.execute(
+                update(account_t)
+                .where(account_t.c.id == credit)
+                .values(balance=balance + amount)
+                .returning(balance)
+            ).scalar()
+            if new is None:
                 raise LookupError(f"account {credit} does not exist")
-    result = conn.execute(
-        insert(transfer_t).values(
+        balances[account_id] = int(new)
+    transfer_id = conn.execute(
+        insert(transfer_t)
+        .values(
             op_id=actor.op_id,
             seq=seq,
             debit_account_id=debit,
@@ -138,8 +156,8 @@ def post_transfer(
             staff=actor.staff,
             correlation_id=actor.correlation_id,
             created_at=now,
+            corrects_id=corrects,
         )
-    )
-    pk = result.inserted_primary_key
-    assert pk is not None
-    return int(pk[0])
+        .returning(transfer_t.c.id)
+    ).scalar_one()
+    return Posted(int(transfer_id), balances[debit], balances[credit])

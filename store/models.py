@@ -57,7 +57,9 @@ class Attendee(SQLModel, table=True):
     __tablename__ = "attendee"
 
     id: int | None = Field(default=None, primary_key=True)
-    code: str = Field(max_length=32, unique=True, description="Invitation code (the QR carries TD:code).")
+    code: str = Field(
+        max_length=32, unique=True, description="Invitation code (the QR carries TD:code)."
+    )
     name: str = Field(max_length=200)
     email: str | None = Field(default=None, max_length=254, unique=True)
     company: str = Field(default="", max_length=200)
@@ -90,7 +92,8 @@ class Band(SQLModel, table=True):
 
     uid: str = Field(primary_key=True, max_length=32)
     attendee_id: int | None = Field(
-        default=None, sa_column=Column(Integer, ForeignKey("attendee.id"), nullable=True, index=True)
+        default=None,
+        sa_column=Column(Integer, ForeignKey("attendee.id"), nullable=True, index=True),
     )
     state: str = Field(default="active", max_length=16)
     state_reason: str = Field(default="", max_length=200)
@@ -157,8 +160,12 @@ class Transfer(SQLModel, table=True):
         max_length=64,
     )
     seq: int = Field(default=0)
-    debit_account_id: int = Field(sa_column=Column(Integer, ForeignKey("account.id"), nullable=False))
-    credit_account_id: int = Field(sa_column=Column(Integer, ForeignKey("account.id"), nullable=False))
+    debit_account_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("account.id"), nullable=False)
+    )
+    credit_account_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("account.id"), nullable=False)
+    )
     amount: int
     code: str = Field(max_length=32)
     reference: str = Field(default="", max_length=200)
@@ -166,6 +173,11 @@ class Transfer(SQLModel, table=True):
     staff: str | None = Field(default=None, max_length=120)
     correlation_id: str = Field(max_length=64)
     created_at: datetime = Field(sa_type=UTCDateTime)
+    corrects_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("transfer.id"), nullable=True, unique=True),
+        description="The transfer this one undoes; unique, so a transfer is corrected at most once.",
+    )
 
 
 class Station(SQLModel, table=True):
@@ -211,7 +223,9 @@ class PendingPoints(SQLModel, table=True):
     __table_args__ = (CheckConstraint("points > 0", name="points_positive"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    attendee_id: int = Field(sa_column=Column(Integer, ForeignKey("attendee.id"), nullable=False, index=True))
+    attendee_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("attendee.id"), nullable=False, index=True)
+    )
     external_id: str = Field(max_length=120, unique=True)
     reason: str = Field(default="", max_length=200)
     points: int

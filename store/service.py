@@ -15,12 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Table, func, insert, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from store import codec
 from store.context import Actor, correlation
 from store.engine import Database, make_database, unavailable
-from store.errors import DomainError, Refused
+from store.errors import Conflict, DomainError, Refused
 from store.i18n import _
 from store.ledger import account_t, insert_ignore, transfer_t
 from store.migrate import upgrade
@@ -115,7 +115,7 @@ class Store:
                         .where(operation_t.c.op_id == actor.op_id)
                         .values(result=codec.dump(result))
                     )
-                    self._advance(conn, actor.station)
+                    self.advance(conn, actor.station)
                 log.info("operation applied", extra={"kind": kind, "op_id": actor.op_id})
                 return result
             except Refused as refusal:
@@ -125,6 +125,18 @@ class Store:
                 )
                 self._record_refusal(actor, kind, refusal)
                 raise
+            except IntegrityError as exc:
+                # A constraint caught a race the operation's own checks could not see (another
+                # station won it a moment earlier). Nothing was applied: say so plainly.
+                log.warning(
+                    "constraint conflict", extra={"kind": kind, "op_id": actor.op_id}, exc_info=True
+                )
+                raise Conflict(
+                    _(
+                        "Another station changed the same thing at the same moment; nothing was "
+                        "saved. Try again."
+                    )
+                ) from exc
             except DBAPIError as exc:
                 log.warning(
                     "database error", extra={"kind": kind, "op_id": actor.op_id}, exc_info=True
@@ -146,7 +158,8 @@ class Store:
         log.info("operation replayed", extra={"kind": kind, "op_id": actor.op_id})
         return codec.load(result_type, row.result)
 
-    def _advance(self, conn: Connection, station: str) -> None:
+    def advance(self, conn: Connection, station: str) -> None:
+        """Advance ``station``'s change counter inside the caller's transaction."""
         advanced = conn.execute(
             update(station_t)
             .where(station_t.c.name == station)

@@ -122,6 +122,35 @@ def build_parser() -> argparse.ArgumentParser:
     audit = command("audit", _("show the audit rows of one correlation id"), cmd_audit)
     audit.add_argument("correlation_id", help=_("the id from the log"))
     command("stations", _("list the stations and when each was last seen"), cmd_stations)
+
+    event = command("event", _("the event file"), cmd_help(parser))
+    event_commands = event.add_subparsers(title=_("event commands"), metavar="COMMAND")
+    load = event_commands.add_parser(
+        "load", help=_("load the event file (again): reports what changed"), parents=[common]
+    )
+    load.set_defaults(handler=cmd_event_load)
+    load.add_argument("file", nargs="?", type=Path, help=_("the TOML file (default: --event)"))
+    load.add_argument("--check", action="store_true", help=_("only validate the file"))
+
+    staff = command("staff", _("staff members"), cmd_help(parser))
+    staff_commands = staff.add_subparsers(title=_("staff commands"), metavar="COMMAND")
+    pin_hash = staff_commands.add_parser(
+        "pin-hash", help=_("turn a PIN into the hash the event file holds"), parents=[common]
+    )
+    pin_hash.set_defaults(handler=cmd_staff_pin_hash)
+    pin_hash.add_argument("--pin", help=_("the PIN (asked for when not given)"))
+
+    bench = command("bench", _("benchmarks on throw-away databases"), cmd_help(parser))
+    bench_commands = bench.add_subparsers(title=_("benchmarks"), metavar="BENCH")
+    ledger = bench_commands.add_parser(
+        "ledger", help=_("award latency and awards per second"), parents=[common]
+    )
+    ledger.set_defaults(handler=cmd_bench_ledger)
+    ledger.add_argument("--json", action="store_true", help=_("print one JSON object"))
+    ledger.add_argument(
+        "--transfers", type=int, default=5_000_000, help=_("transfers already in the ledger")
+    )
+    ledger.add_argument("--seconds", type=float, default=5.0, help=_("length of each load run"))
     return parser
 
 
@@ -265,6 +294,64 @@ def cmd_stations(_args: argparse.Namespace, settings: Settings) -> int:
         role, staff, reader = s.role or "—", s.staff or "—", s.reader_state or "—"
         print(f"{s.name:<16} {role:<8} {staff:<20} {reader:<10} {seen}  {mark}")
     return 0
+
+
+def cmd_event_load(args: argparse.Namespace, settings: Settings) -> int:
+    from store.context import Actor
+    from store.eventfile import load_event, parse_event_file
+
+    path = args.file or settings.event_file
+    if path is None:
+        raise CliError(_("Which event file? Give it: tapdesk event load FILE"), code=2)
+    spec = parse_event_file(path)
+    if args.check:
+        print(_("{file}: valid.").format(file=path))
+        return 0
+    store = open_store(settings.database_url)
+    try:
+        report = load_event(store, spec, Actor(station=settings.station, staff=settings.staff))
+    finally:
+        store.close()
+    print(report.summary())
+    return 0
+
+
+def cmd_staff_pin_hash(args: argparse.Namespace, _settings: Settings) -> int:
+    import getpass
+
+    from store.security import hash_pin
+
+    pin = args.pin
+    if pin is None:
+        if sys.stdin.isatty():
+            pin = getpass.getpass(_("PIN: "))
+            if getpass.getpass(_("PIN again: ")) != pin:
+                raise CliError(_("The two PINs differ; nothing was printed."))
+        else:
+            pin = sys.stdin.readline().strip()
+    try:
+        print(hash_pin(pin))
+    except ValueError as exc:
+        raise CliError(str(exc), code=2) from exc
+    return 0
+
+
+def print_figures(figures: dict[str, Any], as_json: bool) -> None:
+    """A benchmark's figures as one JSON object or an aligned table."""
+    if as_json:
+        print(json.dumps(figures))
+        return
+    width = max(len(key) for key in figures)
+    for key, value in figures.items():
+        print(f"{key:<{width}}  {value}")
+
+
+def cmd_bench_ledger(args: argparse.Namespace, settings: Settings) -> int:
+    from store.bench.ledger import run_ledger_bench
+
+    figures = run_ledger_bench(settings.db, transfers=args.transfers, seconds=args.seconds)
+    print_figures(figures, args.json)
+    return 0 if figures["violations"] == 0 else 1
 
 
 # -- entry point ------------------------------------------------------------------------------

@@ -46,7 +46,9 @@ def build_demo(store: Store, csv_path: Path = DEMO_ATTENDEES) -> DemoSummary:
     """Fill an empty, migrated database with the demo event and attendees (one transaction)."""
     with csv_path.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    actor = Actor(station=DEMO_STATION, staff="demo", correlation_id="demo-setup", op_id="demo-setup")
+    actor = Actor(
+        station=DEMO_STATION, staff="demo", correlation_id="demo-setup", op_id="demo-setup"
+    )
     posted = waiting = checked_in = 0
     # Validated before the transaction: a broken demo file changes nothing.
     event = parse_event_file(DEMO_EVENT)
@@ -56,35 +58,51 @@ def build_demo(store: Store, csv_path: Path = DEMO_ATTENDEES) -> DemoSummary:
         apply_event(store, conn, now, event, actor, source=str(DEMO_EVENT))
         conn.execute(
             insert(operation_t).values(
-                op_id=actor.op_id, kind="demo_setup", station=actor.station, staff=actor.staff,
-                correlation_id=actor.correlation_id, created_at=now, result="",
+                op_id=actor.op_id,
+                kind="demo_setup",
+                station=actor.station,
+                staff=actor.staff,
+                correlation_id=actor.correlation_id,
+                created_at=now,
+                result="",
             )
         )
         conn.execute(
             insert(attendee_t),
             [
                 {
-                    "code": r["code"], "name": r["name"], "email": r["email"],
-                    "company": r["company"], "field": r["field"], "tags": r["tags"],
-                    "registered_via": r["registered_via"], "colour": r["colour"] or None,
+                    "code": r["code"],
+                    "name": r["name"],
+                    "email": r["email"],
+                    "company": r["company"],
+                    "field": r["field"],
+                    "tags": r["tags"],
+                    "registered_via": r["registered_via"],
+                    "colour": r["colour"] or None,
                     "checked_in_at": now if r["band_uid"] else None,
                     "checked_in_station": DEMO_DESK if r["band_uid"] else None,
                     "checked_in_staff": "demo" if r["band_uid"] else None,
-                    "active": True, "created_at": now,
+                    "active": True,
+                    "created_at": now,
                 }
                 for r in rows
             ],
         )
-        ids = dict(conn.execute(select(attendee_t.c.code, attendee_t.c.id)).tuples().all())
+        ids = dict(conn.execute(select(attendee_t.c.code, attendee_t.c.id)).all())
         conn.execute(
             insert(account_t),
-            [{"kind": "attendee", "attendee_id": ids[r["code"]], "balance": 0, "floor": 0} for r in rows],
+            [
+                {"kind": "attendee", "attendee_id": ids[r["code"]], "balance": 0, "floor": 0}
+                for r in rows
+            ],
         )
         issuer = system_account_id(conn, "issuer", DEMO_STATION)
         accounts = dict(
             conn.execute(
-                select(account_t.c.attendee_id, account_t.c.id).where(account_t.c.kind == "attendee")
-            ).tuples().all()
+                select(account_t.c.attendee_id, account_t.c.id).where(
+                    account_t.c.kind == "attendee"
+                )
+            ).all()
         )
         bands = []
         pending = []
@@ -93,25 +111,46 @@ def build_demo(store: Store, csv_path: Path = DEMO_ATTENDEES) -> DemoSummary:
             points = int(r["pre_event_points"] or 0)
             if r["band_uid"]:
                 checked_in += 1
-                bands.append({
-                    "uid": r["band_uid"], "attendee_id": attendee_id, "state": "active",
-                    "state_reason": "", "state_at": now, "state_station": DEMO_DESK,
-                    "state_staff": "demo", "bound_at": now,
-                })
+                bands.append(
+                    {
+                        "uid": r["band_uid"],
+                        "attendee_id": attendee_id,
+                        "state": "active",
+                        "state_reason": "",
+                        "state_at": now,
+                        "state_station": DEMO_DESK,
+                        "state_staff": "demo",
+                        "bound_at": now,
+                    }
+                )
                 if points:
                     post_transfer(
-                        conn, actor, now, debit=issuer, credit=accounts[attendee_id],
-                        amount=points, code="pre-event", reference="demo", seq=seq,
+                        conn,
+                        actor,
+                        now,
+                        debit=issuer,
+                        credit=accounts[attendee_id],
+                        amount=points,
+                        code="pre-event",
+                        reference="demo",
+                        seq=seq,
                     )
                     posted += points
             elif points:
-                pending.append({
-                    "attendee_id": attendee_id, "external_id": f"demo:{r['code']}",
-                    "reason": "site activity before the event", "points": points, "created_at": now,
-                })
+                pending.append(
+                    {
+                        "attendee_id": attendee_id,
+                        "external_id": f"demo:{r['code']}",
+                        "reason": "site activity before the event",
+                        "points": points,
+                        "created_at": now,
+                    }
+                )
                 waiting += points
         if bands:
             conn.execute(insert(band_t), bands)
         if pending:
             conn.execute(insert(pending_t), pending)
-    return DemoSummary(attendees=len(rows), checked_in=checked_in, points_posted=posted, points_waiting=waiting)
+    return DemoSummary(
+        attendees=len(rows), checked_in=checked_in, points_posted=posted, points_waiting=waiting
+    )

@@ -27,7 +27,7 @@ def give(store: Store, actor: Actor, account: int, amount: int) -> Gift:
         tid = post_transfer(
             conn, actor, now, debit=issuer, credit=account, amount=amount, code="test"
         )
-        return Gift(tid, now)
+        return Gift(tid.transfer_id, now)
 
     return store.run(actor, "gift", work, Gift)
 
@@ -68,7 +68,9 @@ def test_refused_operation_changes_nothing_and_is_audited(store: Store) -> None:
     def spend(conn: Connection, now: datetime) -> Gift:
         counter = system_account_id(conn, "counter", actor.station)
         return Gift(
-            post_transfer(conn, actor, now, debit=account, credit=counter, amount=5, code="prize"),
+            post_transfer(
+                conn, actor, now, debit=account, credit=counter, amount=5, code="prize"
+            ).transfer_id,
             now,
         )
 

@@ -1,0 +1,1 @@
+"""Benchmarks (``tapdesk bench …``): each builds its own throw-away database and prints numbers."""

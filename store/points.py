@@ -1,0 +1,313 @@
+"""Points: awarding, spending and correcting, and what an account holds.
+
+Every function here is one operation (:meth:`store.service.Store.run`): idempotent by the
+actor's operation id, stamped with the database clock, audited, and refused with a reason a
+person can act on. A correction is a new transfer the other way; nothing updates or deletes a
+transfer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Table, select
+
+from store.context import Actor
+from store.errors import NotFound, Refused
+from store.i18n import _
+from store.ledger import account_t, balance_of, post_transfer, system_account_id, transfer_t
+from store.models import Attendee, Band
+from store.service import Store
+
+__all__ = [
+    "AwardResult",
+    "BandHolder",
+    "CorrectionResult",
+    "TransferView",
+    "award",
+    "correct",
+    "event_day",
+    "require_active_band",
+    "spend",
+    "statement",
+]
+
+attendee_t: Table = Attendee.__table__  # type: ignore[attr-defined]
+band_t: Table = Band.__table__  # type: ignore[attr-defined]
+
+#: Transfer codes a staff member may use when awarding or spending.
+AWARD_CODES = frozenset({"quiz", "activity", "social", "cool", "pre-event", "quest", "bonus"})
+SPEND_CODES = frozenset({"prize", "instalment"})
+
+
+@dataclass(frozen=True, slots=True)
+class BandHolder:
+    """The attendee behind an active band."""
+
+    attendee_id: int
+    account_id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class AwardResult:
+    """Points moved onto (or off) an attendee's account."""
+
+    transfer_id: int
+    attendee_id: int
+    name: str
+    amount: int
+    balance: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CorrectionResult:
+    """A transfer undone by a correcting transfer."""
+
+    transfer_id: int
+    corrects: int
+    amount: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TransferView:
+    """One line of an account's statement."""
+
+    transfer_id: int
+    at: datetime
+    amount: int
+    """Positive for points received, negative for points spent."""
+    code: str
+    reference: str
+    station: str
+    staff: str | None
+
+
+def _fmt_time(moment: datetime | None) -> str:
+    return moment.strftime("%H:%M") if moment else "?"
+
+
+def require_active_band(conn: Connection, uid: str) -> BandHolder:
+    """The holder of band ``uid``, or :class:`Refused` saying why the band cannot be used."""
+    row = conn.execute(
+        select(
+            band_t.c.state,
+            band_t.c.state_reason,
+            band_t.c.state_at,
+            band_t.c.state_station,
+            attendee_t.c.id,
+            attendee_t.c.name,
+            account_t.c.id.label("account_id"),
+        )
+        .select_from(band_t)
+        .outerjoin(attendee_t, attendee_t.c.id == band_t.c.attendee_id)
+        .outerjoin(account_t, account_t.c.attendee_id == attendee_t.c.id)
+        .where(band_t.c.uid == uid)
+    ).first()
+    if row is None or (row.id is None and row.state == "active"):
+        raise Refused(
+            _("Unbound band {uid}: send them to the wristband table.").format(uid=uid),
+            reason="unbound_band",
+        )
+    if row.state != "active":
+        raise Refused(
+            _("Band {uid} is {state}: {reason} (at {time}, {station}).").format(
+                uid=uid,
+                state=_state_word(row.state),
+                reason=row.state_reason or "—",
+                time=_fmt_time(row.state_at),
+                station=row.state_station or "?",
+            ),
+            reason=f"band_{row.state}",
+        )
+    if row.id is None:
+        raise Refused(
+            _("Band {uid} is not bound to anyone: send them to the wristband table.").format(
+                uid=uid
+            ),
+            reason="unbound_band",
+        )
+    return BandHolder(attendee_id=row.id, account_id=row.account_id, name=row.name)
+
+
+def _state_word(state: str) -> str:
+    return {
+        "blocked": _("blocked"),
+        "lost": _("blocked — reported lost"),
+        "returned": _("returned"),
+    }.get(state, state)
+
+
+def event_day(moment: datetime, timezone: str) -> date:
+    """The event day ``moment`` falls on, in the event's time zone (for daily budgets)."""
+    return moment.astimezone(ZoneInfo(timezone)).date()
+
+
+def award(
+    store: Store,
+    actor: Actor,
+    uid: str,
+    amount: int,
+    code: str,
+    reference: str = "",
+) -> AwardResult:
+    """Give ``amount`` points to the holder of band ``uid`` from this station's issuer account."""
+    if amount <= 0:
+        raise Refused(_("Points to award must be more than zero."), reason="bad_amount")
+    if code not in AWARD_CODES:
+        raise ValueError(f"unknown award code {code!r}")
+
+    def work(conn: Connection, now: datetime) -> AwardResult:
+        holder = require_active_band(conn, uid)
+        issuer = system_account_id(conn, "issuer", actor.station)
+        # The operation and transfer rows are the record (station, staff, correlation id): no
+        # separate audit row on this hot path.
+        posted = post_transfer(
+            conn,
+            actor,
+            now,
+            debit=issuer,
+            credit=holder.account_id,
+            amount=amount,
+            code=code,
+            reference=reference,
+        )
+        return AwardResult(
+            posted.transfer_id, holder.attendee_id, holder.name, amount, posted.credit_balance, now
+        )
+
+    return store.run(actor, "award", work, AwardResult)
+
+
+def spend(
+    store: Store,
+    actor: Actor,
+    uid: str,
+    amount: int,
+    code: str,
+    reference: str = "",
+) -> AwardResult:
+    """Take ``amount`` points from the holder of band ``uid`` into this station's counter account.
+
+    Refused with "not enough points" when the balance would fall below the account's floor; the
+    guard is in the UPDATE, so two counters spending the same points cannot both succeed.
+    """
+    if amount <= 0:
+        raise Refused(_("Points to spend must be more than zero."), reason="bad_amount")
+    if code not in SPEND_CODES:
+        raise ValueError(f"unknown spend code {code!r}")
+
+    def work(conn: Connection, now: datetime) -> AwardResult:
+        holder = require_active_band(conn, uid)
+        counter = system_account_id(conn, "counter", actor.station)
+        try:
+            posted = post_transfer(
+                conn,
+                actor,
+                now,
+                debit=holder.account_id,
+                credit=counter,
+                amount=amount,
+                code=code,
+                reference=reference,
+            )
+        except Refused as short:
+            have = balance_of(conn, holder.account_id)
+            raise Refused(
+                _("{name} has {have} points; {amount} are needed.").format(
+                    name=holder.name, have=have, amount=amount
+                ),
+                reason=short.reason,
+            ) from short
+        return AwardResult(
+            posted.transfer_id, holder.attendee_id, holder.name, -amount, posted.debit_balance, now
+        )
+
+    return store.run(actor, "spend", work, AwardResult)
+
+
+def correct(store: Store, actor: Actor, transfer_id: int, reason: str) -> CorrectionResult:
+    """Undo transfer ``transfer_id`` with a correcting transfer the other way.
+
+    A transfer is corrected at most once (a unique constraint on ``corrects_id``); a correction
+    is itself not corrected. Refused when the points were already spent.
+    """
+
+    def work(conn: Connection, now: datetime) -> CorrectionResult:
+        original = conn.execute(select(transfer_t).where(transfer_t.c.id == transfer_id)).first()
+        if original is None:
+            raise NotFound(_("There is no transfer {id}.").format(id=transfer_id))
+        if original.code == "correction":
+            raise Refused(
+                _("A correction cannot itself be corrected."), reason="correct_correction"
+            )
+        already = conn.execute(
+            select(transfer_t.c.id, transfer_t.c.created_at).where(
+                transfer_t.c.corrects_id == transfer_id
+            )
+        ).first()
+        if already is not None:
+            raise Refused(
+                _("This was already undone at {time}.").format(time=_fmt_time(already.created_at)),
+                reason="already_corrected",
+            )
+        try:
+            posted = post_transfer(
+                conn,
+                actor,
+                now,
+                debit=original.credit_account_id,
+                credit=original.debit_account_id,
+                amount=original.amount,
+                code="correction",
+                reference=reason[:200],
+                corrects=transfer_id,
+            )
+        except Refused as short:
+            raise Refused(
+                _("Cannot undo: the {amount} points were already spent.").format(
+                    amount=original.amount
+                ),
+                reason=short.reason,
+            ) from short
+        store.audit(
+            conn, actor, now, "correction", str(transfer_id), reason=reason, amount=original.amount
+        )
+        return CorrectionResult(posted.transfer_id, transfer_id, original.amount, now)
+
+    return store.run(actor, "correction", work, CorrectionResult)
+
+
+def statement(store: Store, attendee_id: int, limit: int = 20) -> tuple[TransferView, ...]:
+    """The newest ``limit`` transfers of an attendee's account."""
+    with store.db.read() as conn:
+        account = conn.execute(
+            select(account_t.c.id).where(account_t.c.attendee_id == attendee_id)
+        ).scalar()
+        if account is None:
+            raise NotFound(_("There is no attendee {id}.").format(id=attendee_id))
+        rows = conn.execute(
+            select(transfer_t)
+            .where(
+                (transfer_t.c.debit_account_id == account)
+                | (transfer_t.c.credit_account_id == account)
+            )
+            .order_by(transfer_t.c.id.desc())
+            .limit(limit)
+        ).all()
+    return tuple(
+        TransferView(
+            transfer_id=r.id,
+            at=r.created_at,
+            amount=r.amount if r.credit_account_id == account else -r.amount,
+            code=r.code,
+            reference=r.reference,
+            station=r.station,
+            staff=r.staff,
+        )
+        for r in rows
+    )
