@@ -72,9 +72,10 @@ def _sqlite_engine(url: URL) -> Engine:
 
 
 def _postgres_engine(url: URL) -> Engine:
+    # No pool_pre_ping: it costs a round trip on every operation. A connection that died with
+    # the server fails its next statement instead, which the caller reports as "unreachable".
     return create_engine(
         url,
-        pool_pre_ping=True,
         pool_size=4,
         max_overflow=4,
         connect_args={"connect_timeout": 5, "application_name": "tapdesk"},

@@ -176,8 +176,10 @@ class _Problems(Exception):
 def _check_id(value: str) -> str:
     if not _ID.fullmatch(value):
         raise ValueError(
-            _("{value!r} is not a valid id: use 1-64 lower-case letters, digits, '-' or '_', "
-              "starting with a letter or a digit").format(value=value)
+            _(
+                "{value!r} is not a valid id: use 1-64 lower-case letters, digits, '-' or '_', "
+                "starting with a letter or a digit"
+            ).format(value=value)
         )
     return value
 
@@ -193,8 +195,9 @@ def _check_timezone(value: str) -> str:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValueError(
-            _("unknown time zone {value!r}: use an IANA name such as Asia/Almaty or "
-              "Europe/Moscow").format(value=value)
+            _(
+                "unknown time zone {value!r}: use an IANA name such as Asia/Almaty or Europe/Moscow"
+            ).format(value=value)
         ) from None
     return value
 
@@ -203,9 +206,7 @@ def _only_text_or_datetime(value: Any) -> Any:
     # Pydantic would also take a number as seconds since 1970: in a file typed by people that
     # is a mistake, not a time.
     if not isinstance(value, str | datetime):
-        raise ValueError(
-            _("must be a date and time such as 2026-11-27T10:00:00+05:00")
-        )
+        raise ValueError(_("must be a date and time such as 2026-11-27T10:00:00+05:00"))
     return value
 
 
@@ -368,8 +369,9 @@ class StaffSpec(_Spec):
     pin_hash: Annotated[str, StringConstraints(strict=True, strip_whitespace=True)] | None = None
     band_uid: Annotated[str, StringConstraints(strict=True)] | None = None
     attendee_code: (
-        Annotated[str, StringConstraints(strict=True, strip_whitespace=True, min_length=1,
-                                         max_length=32)]
+        Annotated[
+            str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=32)
+        ]
         | None
     ) = None
 
@@ -476,61 +478,75 @@ class EventSpec(_Spec):
         by_stage: dict[str, list[tuple[int, TalkSpec]]] = defaultdict(list)
         for i, talk in enumerate(self.talks):
             if talk.stage not in stages:
-                problems.append((
-                    f"talks[{i}].stage",
-                    _("no stage has the id {stage!r} (known: {known})").format(
-                        stage=talk.stage, known=", ".join(sorted(stages)) or "-"
-                    ),
-                ))
+                problems.append(
+                    (
+                        f"talks[{i}].stage",
+                        _("no stage has the id {stage!r} (known: {known})").format(
+                            stage=talk.stage, known=", ".join(sorted(stages)) or "-"
+                        ),
+                    )
+                )
             if talk.end <= talk.start:
-                problems.append((
-                    f"talks[{i}].end",
-                    _("the talk ends ({end}) before it starts ({start})").format(
-                        end=talk.end.isoformat(), start=talk.start.isoformat()
-                    ),
-                ))
+                problems.append(
+                    (
+                        f"talks[{i}].end",
+                        _("the talk ends ({end}) before it starts ({start})").format(
+                            end=talk.end.isoformat(), start=talk.start.isoformat()
+                        ),
+                    )
+                )
                 continue
             by_stage[talk.stage].append((i, talk))
         for talks in by_stage.values():
             talks.sort(key=lambda item: item[1].start)
             for (_i, before), (j, after) in pairwise(talks):
                 if after.start < before.end:
-                    problems.append((
-                        f"talks[{j}].start",
-                        _("overlaps talk {other!r} on the same stage (it ends at {end})").format(
-                            other=before.id, end=before.end.isoformat()
-                        ),
-                    ))
+                    problems.append(
+                        (
+                            f"talks[{j}].start",
+                            _(
+                                "overlaps talk {other!r} on the same stage (it ends at {end})"
+                            ).format(other=before.id, end=before.end.isoformat()),
+                        )
+                    )
         return problems
 
     def _check_colours(self) -> list[tuple[str, str]]:
         problems: list[tuple[str, str]] = []
         groups = self.colours.groups
         if len(groups) != COLOUR_GROUPS:
-            problems.append((
-                "colours.groups",
-                _("there must be exactly {expected} colour groups, not {count}").format(
-                    expected=COLOUR_GROUPS, count=len(groups)
-                ),
-            ))
+            problems.append(
+                (
+                    "colours.groups",
+                    _("there must be exactly {expected} colour groups, not {count}").format(
+                        expected=COLOUR_GROUPS, count=len(groups)
+                    ),
+                )
+            )
         owner: dict[str, str] = {}
         for i, group in enumerate(groups):
             for j, field in enumerate(group.fields):
                 key = field.casefold()
                 if key in owner:
-                    problems.append((
-                        f"colours.groups[{i}].fields[{j}]",
-                        _("the field {field!r} is already in the colour group {group!r}").format(
-                            field=field, group=owner[key]
-                        ),
-                    ))
+                    problems.append(
+                        (
+                            f"colours.groups[{i}].fields[{j}]",
+                            _(
+                                "the field {field!r} is already in the colour group {group!r}"
+                            ).format(field=field, group=owner[key]),
+                        )
+                    )
                 else:
                     owner[key] = group.id
         if self.colours.default not in {group.id for group in groups}:
-            problems.append((
-                "colours.default",
-                _("no colour group has the id {default!r}").format(default=self.colours.default),
-            ))
+            problems.append(
+                (
+                    "colours.default",
+                    _("no colour group has the id {default!r}").format(
+                        default=self.colours.default
+                    ),
+                )
+            )
         return problems
 
     def _check_staff(self) -> list[tuple[str, str]]:
@@ -539,33 +555,41 @@ class EventSpec(_Spec):
         bands: dict[str, str] = {}
         for i, member in enumerate(self.staff):
             if member.pin_hash is None and member.band_uid is None:
-                problems.append((
-                    f"staff[{i}]",
-                    _("{id!r} cannot sign in: give a pin_hash, a band_uid or both").format(
-                        id=member.id
-                    ),
-                ))
+                problems.append(
+                    (
+                        f"staff[{i}]",
+                        _("{id!r} cannot sign in: give a pin_hash, a band_uid or both").format(
+                            id=member.id
+                        ),
+                    )
+                )
             if member.band_uid is not None:
                 if member.band_uid in bands:
-                    problems.append((
-                        f"staff[{i}].band_uid",
-                        _("the band {uid} is already given to {other!r}").format(
-                            uid=member.band_uid, other=bands[member.band_uid]
-                        ),
-                    ))
+                    problems.append(
+                        (
+                            f"staff[{i}].band_uid",
+                            _("the band {uid} is already given to {other!r}").format(
+                                uid=member.band_uid, other=bands[member.band_uid]
+                            ),
+                        )
+                    )
                 else:
                     bands[member.band_uid] = member.id
             if member.hubs and "hub" not in member.roles:
-                problems.append((
-                    f"staff[{i}].hubs",
-                    _("only staff with the role 'hub' keep hubs"),
-                ))
+                problems.append(
+                    (
+                        f"staff[{i}].hubs",
+                        _("only staff with the role 'hub' keep hubs"),
+                    )
+                )
             for k, hub in enumerate(member.hubs):
                 if hub not in hubs:
-                    problems.append((
-                        f"staff[{i}].hubs[{k}]",
-                        _("no hub has the id {hub!r}").format(hub=hub),
-                    ))
+                    problems.append(
+                        (
+                            f"staff[{i}].hubs[{k}]",
+                            _("no hub has the id {hub!r}").format(hub=hub),
+                        )
+                    )
         return problems
 
 
@@ -574,12 +598,14 @@ def _duplicates(kind: str, entries: Iterable[tuple[str, str]]) -> list[tuple[str
     problems: list[tuple[str, str]] = []
     for path, entry_id in entries:
         if entry_id in first:
-            problems.append((
-                f"{path}.id",
-                _("the id {id!r} is used twice among the {kind} (first at {first})").format(
-                    id=entry_id, kind=kind, first=first[entry_id]
-                ),
-            ))
+            problems.append(
+                (
+                    f"{path}.id",
+                    _("the id {id!r} is used twice among the {kind} (first at {first})").format(
+                        id=entry_id, kind=kind, first=first[entry_id]
+                    ),
+                )
+            )
         else:
             first[entry_id] = path
     return problems
@@ -703,12 +729,14 @@ class LoadReport:
         return bool(self.created or self.updated or self.deactivated)
 
     def summary(self) -> str:
-        """"no changes", or a few lines saying what changed, grouped by kind."""
+        """ "no changes", or a few lines saying what changed, grouped by kind."""
         if not self.changed:
             return _("no changes")
         lines = [
-            _("{created} created, {updated} updated, {deactivated} deactivated, "
-              "{unchanged} unchanged.").format(
+            _(
+                "{created} created, {updated} updated, {deactivated} deactivated, "
+                "{unchanged} unchanged."
+            ).format(
                 created=len(self.created),
                 updated=len(self.updated),
                 deactivated=len(self.deactivated),
@@ -847,16 +875,14 @@ def _settings(spec: EventSpec) -> dict[str, Any]:
 def _check_database(conn: Connection, spec: EventSpec, source: str) -> None:
     """Refuse what the file cannot know is wrong: another event, a staff band already issued."""
     others = [
-        row_id
-        for row_id in conn.execute(select(event_t.c.id)).scalars()
-        if row_id != spec.event.id
+        row_id for row_id in conn.execute(select(event_t.c.id)).scalars() if row_id != spec.event.id
     ]
     if others:
         raise Refused(
-            _("This database belongs to the event {current!r}; the file describes "
-              "{new!r}. Use a new database for another event.").format(
-                current=others[0], new=spec.event.id
-            ),
+            _(
+                "This database belongs to the event {current!r}; the file describes "
+                "{new!r}. Use a new database for another event."
+            ).format(current=others[0], new=spec.event.id),
             reason="another_event",
         )
     uids = [member.band_uid for member in spec.staff if member.band_uid]
@@ -864,8 +890,9 @@ def _check_database(conn: Connection, spec: EventSpec, source: str) -> None:
         taken = set(conn.execute(select(band_t.c.uid).where(band_t.c.uid.in_(uids))).scalars())
         problems = [
             f"staff[{i}].band_uid: "
-            + _("the band {uid} is already an attendee's band: give staff their own "
-                "bands").format(uid=member.band_uid)
+            + _("the band {uid} is already an attendee's band: give staff their own bands").format(
+                uid=member.band_uid
+            )
             for i, member in enumerate(spec.staff)
             if member.band_uid in taken
         ]
@@ -975,9 +1002,7 @@ def apply_event(
                 if existing[entry_id]["band_uid"] not in (None, values["band_uid"])
             ]
             if moving:
-                conn.execute(
-                    update(table).where(table.c.id.in_(moving)).values(band_uid=None)
-                )
+                conn.execute(update(table).where(table.c.id.in_(moving)).values(band_uid=None))
         plans.append((kind, inserts, updates))
 
     for kind, inserts, updates in plans:
@@ -998,8 +1023,14 @@ def apply_event(
     )
     if report.changed:
         store.audit(
-            conn, actor, now, "event_load", spec.event.id,
-            created=report.created, updated=report.updated, deactivated=report.deactivated,
+            conn,
+            actor,
+            now,
+            "event_load",
+            spec.event.id,
+            created=report.created,
+            updated=report.updated,
+            deactivated=report.deactivated,
         )
     return report
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, case, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from store.context import Actor
@@ -86,6 +86,28 @@ def balance_of(conn: Connection, account_id: int) -> int:
     )
 
 
+#: Both balances in one statement. The guard applies to the debited row only: when it fails,
+#: the statement returns just the credited row and the caller's transaction is rolled back.
+_MOVE = (
+    update(account_t)
+    .where(
+        account_t.c.id.in_([bindparam("p_debit"), bindparam("p_credit")]),
+        (account_t.c.id == bindparam("p_credit"))
+        | account_t.c.floor.is_(None)
+        | (account_t.c.balance - bindparam("p_amount") >= account_t.c.floor),
+    )
+    .values(
+        balance=account_t.c.balance
+        + case(
+            (account_t.c.id == bindparam("p_credit"), bindparam("p_amount")),
+            else_=-bindparam("p_amount"),
+        )
+    )
+    .returning(account_t.c.id, account_t.c.balance)
+)
+_INSERT_TRANSFER = insert(transfer_t).returning(transfer_t.c.id)
+
+
 @dataclass(frozen=True, slots=True)
 class Posted:
     """A transfer just written, with both accounts' new balances."""
@@ -116,48 +138,29 @@ def post_transfer(
     """
     if amount <= 0:
         raise ValueError("a transfer moves a positive amount")
-    balance = account_t.c.balance
-    balances: dict[int, int] = {}
-    # Touch the two rows in id order so that two opposite transfers cannot deadlock.
-    for account_id in sorted((debit, credit)):
-        if account_id == debit:
-            new = conn.execute(
-                update(account_t)
-                .where(
-                    account_t.c.id == debit,
-                    (account_t.c.floor.is_(None)) | (balance - amount >= account_t.c.floor),
-                )
-                .values(balance=balance - amount)
-                .returning(balance)
-            ).scalar()
-            if new is None:
-                raise Refused(_("Not enough points."), reason="insufficient_points")
-        else:
-            new = conn.execute(
-                update(account_t)
-                .where(account_t.c.id == credit)
-                .values(balance=balance + amount)
-                .returning(balance)
-            ).scalar()
-            if new is None:
-                raise LookupError(f"account {credit} does not exist")
-        balances[account_id] = int(new)
+    # One UPDATE moves both balances; the database locks the two rows in index order, so two
+    # opposite transfers cannot deadlock.
+    moved = conn.execute(_MOVE, {"p_debit": debit, "p_credit": credit, "p_amount": amount})
+    balances = {int(row[0]): int(row[1]) for row in moved}
+    if debit not in balances:
+        raise Refused(_("Not enough points."), reason="insufficient_points")
+    if credit not in balances:
+        raise LookupError(f"account {credit} does not exist")
     transfer_id = conn.execute(
-        insert(transfer_t)
-        .values(
-            op_id=actor.op_id,
-            seq=seq,
-            debit_account_id=debit,
-            credit_account_id=credit,
-            amount=amount,
-            code=code,
-            reference=reference,
-            station=actor.station,
-            staff=actor.staff,
-            correlation_id=actor.correlation_id,
-            created_at=now,
-            corrects_id=corrects,
-        )
-        .returning(transfer_t.c.id)
+        _INSERT_TRANSFER,
+        {
+            "op_id": actor.op_id,
+            "seq": seq,
+            "debit_account_id": debit,
+            "credit_account_id": credit,
+            "amount": amount,
+            "code": code,
+            "reference": reference,
+            "station": actor.station,
+            "staff": actor.staff,
+            "correlation_id": actor.correlation_id,
+            "created_at": now,
+            "corrects_id": corrects,
+        },
     ).scalar_one()
     return Posted(int(transfer_id), balances[debit], balances[credit])

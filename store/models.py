@@ -28,6 +28,7 @@ __all__ = [
     "Hub",
     "Operation",
     "PendingPoints",
+    "Redemption",
     "Prize",
     "QuizQuestion",
     "Rack",
@@ -176,7 +177,7 @@ class Transfer(SQLModel, table=True):
     corrects_id: int | None = Field(
         default=None,
         sa_column=Column(Integer, ForeignKey("transfer.id"), nullable=True, unique=True),
-        description="The transfer this one undoes; unique, so a transfer is corrected at most once.",
+        description="The transfer this one undoes (unique: a transfer is corrected once).",
     )
 
 
@@ -417,3 +418,26 @@ class StaffMember(SQLModel, table=True):
     )
     active: bool = Field(default=True)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Redemption(SQLModel, table=True):
+    """A prize handed over for points; available stock is derived from these rows.
+
+    ``returned_op_id`` is set when the prize comes back (its points are refunded by a correcting
+    transfer). Available = supplied - redeemed + returned, never stored, so reloading the event
+    file never resets a sale.
+    """
+
+    __tablename__ = "redemption"
+
+    id: int | None = Field(default=None, primary_key=True)
+    op_id: str = Field(sa_column=Column(ForeignKey("operation.op_id"), nullable=False, unique=True))
+    prize_id: str = Field(sa_column=Column(ForeignKey("prize.id"), nullable=False, index=True))
+    attendee_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("attendee.id"), nullable=False, index=True)
+    )
+    transfer_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("transfer.id"), nullable=True)
+    )
+    returned_op_id: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(sa_type=UTCDateTime)

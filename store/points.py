@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Table, bindparam, select
 
 from store.context import Actor
 from store.errors import NotFound, Refused
@@ -87,27 +87,31 @@ class TransferView:
     staff: str | None
 
 
+#: The band's state and holder, in one indexed lookup (prebuilt: this is on every tap).
+_HOLDER = (
+    select(
+        band_t.c.state,
+        band_t.c.state_reason,
+        band_t.c.state_at,
+        band_t.c.state_station,
+        attendee_t.c.id,
+        attendee_t.c.name,
+        account_t.c.id.label("account_id"),
+    )
+    .select_from(band_t)
+    .outerjoin(attendee_t, attendee_t.c.id == band_t.c.attendee_id)
+    .outerjoin(account_t, account_t.c.attendee_id == attendee_t.c.id)
+    .where(band_t.c.uid == bindparam("p_uid"))
+)
+
+
 def _fmt_time(moment: datetime | None) -> str:
     return moment.strftime("%H:%M") if moment else "?"
 
 
 def require_active_band(conn: Connection, uid: str) -> BandHolder:
     """The holder of band ``uid``, or :class:`Refused` saying why the band cannot be used."""
-    row = conn.execute(
-        select(
-            band_t.c.state,
-            band_t.c.state_reason,
-            band_t.c.state_at,
-            band_t.c.state_station,
-            attendee_t.c.id,
-            attendee_t.c.name,
-            account_t.c.id.label("account_id"),
-        )
-        .select_from(band_t)
-        .outerjoin(attendee_t, attendee_t.c.id == band_t.c.attendee_id)
-        .outerjoin(account_t, account_t.c.attendee_id == attendee_t.c.id)
-        .where(band_t.c.uid == uid)
-    ).first()
+    row = conn.execute(_HOLDER, {"p_uid": uid}).first()
     if row is None or (row.id is None and row.state == "active"):
         raise Refused(
             _("Unbound band {uid}: send them to the wristband table.").format(uid=uid),

@@ -87,8 +87,12 @@ def hash_pin(pin: str) -> str:
 def _parse(hashed: str) -> _Parsed:
     parts = hashed.split("$") if isinstance(hashed, str) else []
     if len(parts) != 6 or parts[0] != "scrypt":
-        raise ValueError(_("A PIN hash looks like scrypt$N$r$p$salt$hash (make one with "
-                           "`tapdesk staff pin-hash`)."))
+        raise ValueError(
+            _(
+                "A PIN hash looks like scrypt$N$r$p$salt$hash (make one with "
+                "`tapdesk staff pin-hash`)."
+            )
+        )
     try:
         n, r, p = (int(part) for part in parts[1:4])
         salt = base64.b64decode(parts[4], validate=True)

@@ -14,8 +14,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Table, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 
 from store import codec
 from store.context import Actor, correlation
@@ -24,7 +26,7 @@ from store.errors import Conflict, DomainError, Refused
 from store.i18n import _
 from store.ledger import account_t, insert_ignore, transfer_t
 from store.migrate import upgrade
-from store.models import Attendee, Audit, Band, Event, Operation, Station
+from store.models import Attendee, Audit, Band, Event, Operation, Prize, Redemption, Station
 from store.results import BandChoice, BandLookup, StationInfo, VerifyReport
 
 __all__ = ["Store"]
@@ -39,9 +41,40 @@ operation_t: Table = Operation.__table__  # type: ignore[attr-defined]
 station_t: Table = Station.__table__  # type: ignore[attr-defined]
 audit_t: Table = Audit.__table__  # type: ignore[attr-defined]
 event_t: Table = Event.__table__  # type: ignore[attr-defined]
+prize_t: Table = Prize.__table__  # type: ignore[attr-defined]
+redemption_t: Table = Redemption.__table__  # type: ignore[attr-defined]
 
 #: A station that has not announced itself for this long is shown as silent.
 SILENT_AFTER = timedelta(seconds=60)
+
+
+#: Hot-path statements, built once (see PERFORMANCE.md: statement construction is CPU).
+_SAVE_RESULT = (
+    update(operation_t)
+    .where(operation_t.c.op_id == bindparam("p_op"))
+    .values(result=bindparam("result"))
+)
+_ADVANCE = (
+    update(station_t)
+    .where(station_t.c.name == bindparam("p_station"))
+    .values(change_seq=station_t.c.change_seq + 1)
+)
+
+
+def db_clock(dialect: str) -> ColumnElement[Any]:
+    """The database's current time as a SQL expression (text with microseconds on SQLite)."""
+    if dialect == "sqlite":
+        return func.strftime("%Y-%m-%d %H:%M:%f", "now")
+    return func.now()
+
+
+def _claim_statement(dialect: str) -> Any:
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(operation_t)
+    return (
+        ins.values(created_at=db_clock(dialect))
+        .on_conflict_do_nothing()
+        .returning(operation_t.c.op_id, operation_t.c.created_at)
+    )
 
 
 class Store:
@@ -49,6 +82,8 @@ class Store:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        # Prebuilt once: building statements per call costs more CPU than running them.
+        self._claim = _claim_statement(db.dialect)
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Store:
@@ -93,28 +128,23 @@ class Store:
         with correlation(actor.correlation_id):
             try:
                 with self.db.write() as conn:
-                    now = self.db.now(conn)
+                    # Claim the operation id and read the database clock in one round trip.
                     claimed = conn.execute(
-                        insert_ignore(conn, operation_t)
-                        .values(
-                            op_id=actor.op_id,
-                            kind=kind,
-                            station=actor.station,
-                            staff=actor.staff,
-                            correlation_id=actor.correlation_id,
-                            created_at=now,
-                            result="",
-                        )
-                        .returning(operation_t.c.op_id)
+                        self._claim,
+                        {
+                            "op_id": actor.op_id,
+                            "kind": kind,
+                            "station": actor.station,
+                            "staff": actor.staff,
+                            "correlation_id": actor.correlation_id,
+                            "result": "",
+                        },
                     ).first()
                     if claimed is None:
                         return self._replayed(conn, actor, kind, result_type)
+                    now: datetime = claimed.created_at
                     result = work(conn, now)
-                    conn.execute(
-                        update(operation_t)
-                        .where(operation_t.c.op_id == actor.op_id)
-                        .values(result=codec.dump(result))
-                    )
+                    conn.execute(_SAVE_RESULT, {"p_op": actor.op_id, "result": codec.dump(result)})
                     self.advance(conn, actor.station)
                 log.info("operation applied", extra={"kind": kind, "op_id": actor.op_id})
                 return result
@@ -160,20 +190,11 @@ class Store:
 
     def advance(self, conn: Connection, station: str) -> None:
         """Advance ``station``'s change counter inside the caller's transaction."""
-        advanced = conn.execute(
-            update(station_t)
-            .where(station_t.c.name == station)
-            .values(change_seq=station_t.c.change_seq + 1)
-        ).rowcount
-        if advanced == 0:
+        if conn.execute(_ADVANCE, {"p_station": station}).rowcount == 0:
             conn.execute(
                 insert_ignore(conn, station_t).values(name=station, reader_state="", change_seq=0)
             )
-            conn.execute(
-                update(station_t)
-                .where(station_t.c.name == station)
-                .values(change_seq=station_t.c.change_seq + 1)
-            )
+            conn.execute(_ADVANCE, {"p_station": station})
 
     def audit(
         self,
@@ -409,5 +430,22 @@ class Store:
             ):
                 violations.append(
                     _("Operation {op_id} was applied {n} times.").format(op_id=row.op_id, n=row.n)
+                )
+            checked.append(_("no prize stock below zero"))
+            out = (
+                select(redemption_t.c.prize_id, func.count().label("n"))
+                .where(redemption_t.c.returned_op_id.is_(None))
+                .group_by(redemption_t.c.prize_id)
+                .subquery()
+            )
+            for row in conn.execute(
+                select(prize_t.c.id, prize_t.c.supplied, out.c.n)
+                .join(out, out.c.prize_id == prize_t.c.id)
+                .where(out.c.n > prize_t.c.supplied)
+            ):
+                violations.append(
+                    _("Prize {id}: {n} handed out but only {supplied} supplied.").format(
+                        id=row.id, n=row.n, supplied=row.supplied
+                    )
                 )
         return VerifyReport(checked=tuple(checked), violations=tuple(violations))

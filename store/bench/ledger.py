@@ -129,10 +129,9 @@ def _raw_worker(args: tuple[str, str, list[str], float, int]) -> int:
 
     url, station, uids, seconds, seed = args
     dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    dsn = dsn.replace("%3D", "=")
     rng = random.Random(seed)
     done = 0
-    with psycopg.connect(dsn.replace("postgresql://", "postgresql://", 1)) as conn:
+    with psycopg.connect(dsn) as conn:
         cur = conn.cursor()
         cur.execute(
             "INSERT INTO account (kind, station, balance, floor) VALUES ('issuer', %s, 0, NULL) "

@@ -32,9 +32,7 @@ def snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table (the audit and station tables included), to compare whole."""
     with store.db.read() as conn:
         return {
-            table.name: sorted(
-                (tuple(row) for row in conn.execute(select(table))), key=repr
-            )
+            table.name: sorted((tuple(row) for row in conn.execute(select(table))), key=repr)
             for table in metadata.sorted_tables
         }
 
@@ -70,8 +68,15 @@ def test_demo_event_parses() -> None:
     assert spec.event.name == "Make IT Real 2026"
     assert spec.event.timezone == "Asia/Almaty"
     assert [h.name for h in spec.hubs] == [
-        "Quality assurance", "Backend", "Frontend", "Info Security", "DataBase",
-        "Big Data & Machine Learning", "Infrastructure", "Teams & People", "UX & Design",
+        "Quality assurance",
+        "Backend",
+        "Frontend",
+        "Info Security",
+        "DataBase",
+        "Big Data & Machine Learning",
+        "Infrastructure",
+        "Teams & People",
+        "UX & Design",
         "#Sporniy hub",
     ]
     assert all(2 <= len(h.activities) <= 3 for h in spec.hubs)
@@ -81,7 +86,12 @@ def test_demo_event_parses() -> None:
     assert len(spec.colours.groups) == 4
     roles: list[str] = [role for member in spec.staff for role in member.roles]
     assert {role: roles.count(role) for role in ROLES} == {
-        "desk": 3, "bands": 1, "hub": 10, "counter": 2, "coats": 2, "organiser": 1,
+        "desk": 3,
+        "bands": 1,
+        "hub": 10,
+        "counter": 2,
+        "coats": 2,
+        "organiser": 1,
     }
     assert sorted(hub for m in spec.staff for hub in m.hubs) == sorted(h.id for h in spec.hubs)
 
@@ -194,8 +204,10 @@ def test_removed_prize_is_deactivated_and_comes_back(store: Store, tmp_path: Pat
 
 def test_supplied_change_updates_only_the_supply(store: Store, tmp_path: Path) -> None:
     load_event(store, DEMO_EVENT, ACTOR)
-    text = edited('id = "headphones"\nname = "Headphones"\ntier = 3\nprice = 900\nsupplied = 25',
-                  'id = "headphones"\nname = "Headphones"\ntier = 3\nprice = 900\nsupplied = 30')
+    text = edited(
+        'id = "headphones"\nname = "Headphones"\ntier = 3\nprice = 900\nsupplied = 25',
+        'id = "headphones"\nname = "Headphones"\ntier = 3\nprice = 900\nsupplied = 30',
+    )
     report = load_event(store, write(tmp_path, text), ACTOR.next_action())
     assert report.updated == ("prize headphones",)
 
@@ -219,10 +231,11 @@ def test_staff_bands_can_swap_and_move(store: Store, tmp_path: Path) -> None:
 
 
 def test_naive_times_are_in_the_event_time_zone(tmp_path: Path) -> None:
-    text = edited('start = "2026-11-27T10:00:00+05:00"\nend = "2026-11-27T10:40:00+05:00"\n'
-                  'tags = ["backend", "databases"]',
-                  'start = 2026-11-27T10:00:00\nend = "2026-11-27T10:40:00"\n'
-                  'tags = ["backend", "databases"]')
+    text = edited(
+        'start = "2026-11-27T10:00:00+05:00"\nend = "2026-11-27T10:40:00+05:00"\n'
+        'tags = ["backend", "databases"]',
+        'start = 2026-11-27T10:00:00\nend = "2026-11-27T10:40:00"\ntags = ["backend", "databases"]',
+    )
     talk = parse_event_file(write(tmp_path, text)).talks[0]
     assert talk.start.isoformat() == "2026-11-27T10:00:00+05:00"
     assert talk.end.isoformat() == "2026-11-27T10:40:00+05:00"
@@ -253,9 +266,12 @@ FIRST_ACTIVITY_POINTS = (
 
 BAD_FILES: dict[str, tuple[Callable[[], str], list[str]]] = {
     "toml syntax": (
-        lambda: edited('cool_daily_budget = 200', 'cool_daily_budget = = 200'),
-        [f"line {DEMO_TEXT[: DEMO_TEXT.index('cool_daily_budget')].count(chr(10)) + 1}",
-         "column", "syntax"],
+        lambda: edited("cool_daily_budget = 200", "cool_daily_budget = = 200"),
+        [
+            f"line {DEMO_TEXT[: DEMO_TEXT.index('cool_daily_budget')].count(chr(10)) + 1}",
+            "column",
+            "syntax",
+        ],
     ),
     "unknown key": (
         lambda: edited(FIRST_ACTIVITY_POINTS, FIRST_ACTIVITY_POINTS + '\n  colour = "red"'),
@@ -286,8 +302,10 @@ BAD_FILES: dict[str, tuple[Callable[[], str], list[str]]] = {
         ["talks[0].stage", "'where'"],
     ),
     "talk ends before it starts": (
-        lambda: edited('end = "2026-11-27T10:40:00+05:00"\ntags = ["backend", "databases"]',
-                       'end = "2026-11-27T09:40:00+05:00"\ntags = ["backend", "databases"]'),
+        lambda: edited(
+            'end = "2026-11-27T10:40:00+05:00"\ntags = ["backend", "databases"]',
+            'end = "2026-11-27T09:40:00+05:00"\ntags = ["backend", "databases"]',
+        ),
         ["talks[0].end", "before it starts"],
     ),
     "overlapping talks": (
@@ -313,13 +331,15 @@ BAD_FILES: dict[str, tuple[Callable[[], str], list[str]]] = {
         ["staff[18].band_uid", "8, 14 or 20 hex digits"],
     ),
     "damaged pin hash": (
-        lambda: edited('name = "Динара Мусина"\nroles = ["organiser"]\npin_hash = "scrypt$',
-                       'name = "Динара Мусина"\nroles = ["organiser"]\npin_hash = "bcrypt$'),
+        lambda: edited(
+            'name = "Динара Мусина"\nroles = ["organiser"]\npin_hash = "scrypt$',
+            'name = "Динара Мусина"\nroles = ["organiser"]\npin_hash = "bcrypt$',
+        ),
         ["staff[18].pin_hash", "scrypt$N$r$p$salt$hash"],
     ),
     "five colour groups": (
         lambda: edited(
-            '# -- hubs and their activities',
+            "# -- hubs and their activities",
             '  [[colours.groups]]\n  id = "red"\n  name = "Red"\n  hex = "#EB5757"\n'
             '  fields = ["sales"]\n\n# -- hubs and their activities',
         ),
@@ -362,13 +382,15 @@ def test_bad_file_on_an_empty_database_writes_nothing(store: Store, tmp_path: Pa
 def test_every_problem_is_listed_one_per_line(tmp_path: Path) -> None:
     text = edited('timezone = "Asia/Almaty"', 'timezone = "Mars/Olympus"')
     text = edited(FIRST_ACTIVITY_POINTS, FIRST_ACTIVITY_POINTS.replace("20", "-1"), text)
-    text = edited('capacity = 250', 'capacity = "lots"', text)
+    text = edited("capacity = 250", 'capacity = "lots"', text)
     with pytest.raises(EventFileError) as caught:
         parse_event_file(write(tmp_path, text))
     lines = caught.value.message.splitlines()
     assert "3 problems" in lines[0]
     assert [line.split(":")[0].strip() for line in lines[1:]] == [
-        "event.timezone", "hubs[0].activities[0].points", "racks[1].capacity",
+        "event.timezone",
+        "hubs[0].activities[0].points",
+        "racks[1].capacity",
     ]
     assert caught.value.problems[0].startswith("event.timezone: ")
 

@@ -117,7 +117,8 @@ def test_unblock_refused_when_holder_has_a_new_band(store: Store) -> None:
 
         conn.execute(
             text(
-                "INSERT INTO band (uid, attendee_id, state, state_reason) VALUES ('04B0B0B0B0B0B0', :a, 'active', '')"
+                "INSERT INTO band (uid, attendee_id, state, state_reason) "
+                "VALUES ('04B0B0B0B0B0B0', :a, 'active', '')"
             ),
             {"a": attendee},
         )

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import Connection, text
 
-from store.context import Actor
+from store.context import Actor, new_id
 from store.errors import Refused
 from store.ledger import post_transfer, system_account_id
 from store.service import Store
@@ -155,3 +155,42 @@ def test_band_choices_fold_cyrillic_case(store: Store) -> None:
     assert [c.name for c in store.band_choices("пётр")] == ["Пётр Семёнов"]
     assert [c.name for c in store.band_choices("ANNA")] == ["Anna Smith"]
     assert len(store.band_choices("")) == 2
+
+
+def test_verify_reports_stock_below_zero(store: Store) -> None:
+    from store.demo.build import DEMO_EVENT
+    from store.eventfile import load_event
+
+    load_event(store, DEMO_EVENT, Actor(station="setup"))
+    attendee = add_attendee(store)
+    with store.db.write() as conn:
+        prize, supplied = conn.execute(
+            text("SELECT id, supplied FROM prize ORDER BY supplied LIMIT 1")
+        ).one()
+
+    def hand_out(count: int) -> None:
+        with store.db.write() as conn:
+            for _ in range(count):
+                op = new_id()
+                conn.execute(
+                    text(
+                        "INSERT INTO operation (op_id, kind, station, correlation_id, created_at, "
+                        "result) VALUES (:op, 'redeem', 's', 'c', :t, '')"
+                    ),
+                    {"op": op, "t": "2026-11-27 10:00:00"},
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO redemption (op_id, prize_id, attendee_id, created_at) "
+                        "VALUES (:op, :p, :a, :t)"
+                    ),
+                    {"op": op, "p": prize, "a": attendee, "t": "2026-11-27 10:00:00"},
+                )
+
+    hand_out(supplied)
+    assert store.verify().ok
+    hand_out(1)
+    report = store.verify()
+    assert report.violations == (
+        f"Prize {prize}: {supplied + 1} handed out but only {supplied} supplied.",
+    )
