@@ -19,7 +19,8 @@ from textual.worker import Worker, WorkerState
 from hardware.uid import normalise_uid
 from store.context import new_id
 from store.errors import DomainError
-from store.i18n import _
+from store.bands import state_text
+from store.i18n import _, ngettext
 from store.results import BandLookup
 from tui.messages import TapDetected
 from tui.protocols import station_app
@@ -102,7 +103,7 @@ class StationScreen(Screen[None]):
             card.add_class("warn")
             text.append(
                 _("Band {uid} is not bound to anyone ({state}).").format(
-                    uid=found.uid, state=found.state
+                    uid=found.uid, state=state_text(found.state)
                 )
             )
         else:
@@ -114,13 +115,18 @@ class StationScreen(Screen[None]):
             )
             if found.colour:
                 text.append(_("Colour: {colour}").format(colour=found.colour) + "\n")
+            points = found.balance or 0
             text.append(
-                _("Balance: {points} points").format(points=found.balance or 0) + "\n", style="bold"
+                ngettext("Balance: {points} point", "Balance: {points} points", points).format(
+                    points=points
+                )
+                + "\n",
+                style="bold",
             )
             if found.state != "active":
                 text.append(
-                    _("Band {state}: {reason}").format(
-                        state=found.state, reason=found.state_reason or "—"
+                    _("This band is {state}: {reason}").format(
+                        state=state_text(found.state), reason=found.state_reason or "—"
                     ),
                     style="bold",
                 )

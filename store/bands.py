@@ -13,9 +13,20 @@ from store.i18n import _
 from store.models import Band
 from store.service import Store
 
-__all__ = ["BandState", "block_band", "unblock_band"]
+__all__ = ["BandState", "block_band", "state_text", "unblock_band"]
 
 band_t: Table = Band.__table__  # type: ignore[attr-defined]
+
+
+def state_text(state: str) -> str:
+    """A band state in the staff member's language."""
+    return {
+        "active": _("active"),
+        "unbound": _("unbound"),
+        "blocked": _("blocked"),
+        "lost": _("blocked — reported lost"),
+        "returned": _("returned"),
+    }.get(state, state)
 
 
 @dataclass(frozen=True, slots=True)

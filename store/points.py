@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Table, bindparam, select
 
 from store.context import Actor
+from store.bands import state_text
 from store.errors import NotFound, Refused
 from store.i18n import _
 from store.ledger import account_t, balance_of, post_transfer, system_account_id, transfer_t
@@ -121,7 +122,7 @@ def require_active_band(conn: Connection, uid: str) -> BandHolder:
         raise Refused(
             _("Band {uid} is {state}: {reason} (at {time}, {station}).").format(
                 uid=uid,
-                state=_state_word(row.state),
+                state=state_text(row.state),
                 reason=row.state_reason or "—",
                 time=_fmt_time(row.state_at),
                 station=row.state_station or "?",
@@ -136,14 +137,6 @@ def require_active_band(conn: Connection, uid: str) -> BandHolder:
             reason="unbound_band",
         )
     return BandHolder(attendee_id=row.id, account_id=row.account_id, name=row.name)
-
-
-def _state_word(state: str) -> str:
-    return {
-        "blocked": _("blocked"),
-        "lost": _("blocked — reported lost"),
-        "returned": _("returned"),
-    }.get(state, state)
 
 
 def event_day(moment: datetime, timezone: str) -> date:
