@@ -121,6 +121,7 @@ class TapdeskApp(App[None]):
         """Announce this station; the answer tells whether the database is reachable."""
         try:
             self.store.announce(self.station, self.role, self.staff_name, self.reader_state)
+            self.store.db.checkpoint()
         except DomainError:
             self.call_later(setattr, self, "db_state", "unreachable")
         except Exception:

@@ -124,3 +124,17 @@ def test_two_stations_starting_together_migrate_once(
         with admin.write() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def test_migrations_match_the_models(sqlite_url: str) -> None:
+    """Every table and column in store/models.py is created by a migration, and nothing else."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from store.models import metadata
+
+    db = make_database(sqlite_url)
+    with db.read() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    db.dispose()
+    assert diff == []
