@@ -17,9 +17,9 @@ from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
 from hardware.uid import normalise_uid
+from store.bands import state_text
 from store.context import new_id
 from store.errors import DomainError
-from store.bands import state_text
 from store.i18n import _, ngettext
 from store.results import BandLookup
 from tui.messages import TapDetected

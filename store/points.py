@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Table, bindparam, select
 
-from store.context import Actor
 from store.bands import state_text
+from store.context import Actor
 from store.errors import NotFound, Refused
 from store.i18n import _
 from store.ledger import account_t, balance_of, post_transfer, system_account_id, transfer_t
