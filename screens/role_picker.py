@@ -31,12 +31,19 @@ class RolePickerScreen(Screen[None]):
 
     AUTO_FOCUS = "#roles"
 
+    def __init__(self, roles: tuple[str, ...] = ROLES) -> None:
+        super().__init__()
+        self.roles = roles
+
     def compose(self) -> ComposeResult:
         yield StationHeader()
         yield Static(_("Which station is this laptop?"), classes="title")
         yield Static(_("Choose with ↑ ↓ and press Enter."), classes="hint")
         yield OptionList(
-            *(Option(f"{role_title(role)}  —  {_role_help(role)}", id=role) for role in ROLES),
+            *(
+                Option(f"{role_title(role)}  —  {_role_help(role)}", id=role)
+                for role in self.roles
+            ),
             id="roles",
         )
         yield Footer()

@@ -36,7 +36,9 @@ class SimulatedTapScreen(ModalScreen[str | None]):
         with Vertical(id="sim-box"):
             yield Static(_("Simulated tap"), classes="title")
             yield Static(
-                _("Type to narrow, ↓ to the list, Enter taps. Esc cancels."), classes="hint"
+                _("Enter taps the highlighted band. Type to narrow; ↓ moves into the list. "
+                  "Esc cancels."),
+                classes="hint",
             )
             yield Input(placeholder=_("name or invitation code"), id="sim-search")
             yield OptionList(id="sim-bands")
@@ -51,10 +53,8 @@ class SimulatedTapScreen(ModalScreen[str | None]):
     @on(Input.Submitted, "#sim-search")
     def _search_submitted(self) -> None:
         options = self.query_one("#sim-bands", OptionList)
-        if options.option_count:
-            # Enter in the search field taps the first match (or the new band if none match).
-            first = options.get_option_at_index(1 if options.option_count > 1 else 0)
-            self._choose(first.id)
+        if options.option_count and options.highlighted is not None:
+            self._choose(options.get_option_at_index(options.highlighted).id)
 
     @work(thread=True, group="sim-choices", exclusive=True, exit_on_error=False)
     def load_choices(self, query: str) -> tuple[BandChoice, ...]:
@@ -72,6 +72,10 @@ class SimulatedTapScreen(ModalScreen[str | None]):
             options.add_option(
                 Option(f"{choice.name}  ·  {choice.code}  ·  {choice.uid}", id=choice.uid)
             )
+        # Enter taps the highlighted line: the new band until something is typed, then the
+        # first person who matches.
+        typed = bool(self.query_one("#sim-search", Input).value.strip())
+        options.highlighted = 1 if typed and choices else 0
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self._choose(event.option.id)
@@ -84,8 +88,6 @@ class SimulatedTapScreen(ModalScreen[str | None]):
     def action_focus_list(self) -> None:
         options = self.query_one("#sim-bands", OptionList)
         options.focus()
-        if options.highlighted is None and options.option_count:
-            options.highlighted = 0
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -10,22 +10,31 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
+from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from hardware import Reader, ReaderState, Tap
 from hardware.sim import SimulatedReader
 from screens import HelpScreen, RolePickerScreen, SimulatedTapScreen, StationScreen
+from screens.desk import DeskScreen
+from screens.sign_in import SignInScreen
+from store import staff
+from store.staff import StaffInfo
 from store.context import Actor, new_id
 from store.errors import DomainError
 from store.i18n import _
 from store.service import Store
 from tui.messages import TapDetected
+from tui.settings import ROLES
 from tui.theme import TAPDESK_THEME
 from tui.widgets import role_title
 
 __all__ = ["TapdeskApp"]
 
 log = logging.getLogger("tapdesk.ui")
+
+#: Textual's own screen keys, left out of the help list (they are the same everywhere).
+_GENERIC = frozenset({"app.focus_next", "app.focus_previous", "screen.copy_text"})
 
 #: How often the station tells the database it is alive (and learns whether it answers).
 HEARTBEAT_SECONDS = 5.0
@@ -42,6 +51,7 @@ class TapdeskApp(App[None]):
         Binding("ctrl+g,f1", "help", _("Keys"), priority=True),
         Binding("ctrl+t", "simulate_tap", _("Simulated tap"), priority=True),
         Binding("ctrl+r", "pick_role", _("Change role"), priority=True),
+        Binding("ctrl+l", "sign_out", _("Sign out"), priority=True),
     ]
 
     event_name: reactive[str | None] = reactive(None)
@@ -60,6 +70,7 @@ class TapdeskApp(App[None]):
         demo: bool = False,
         event_name: str | None = None,
         heartbeat: bool = True,
+        demo_pins: dict[str, str] | None = None,
     ) -> None:
         super().__init__()
         self.store = store
@@ -69,6 +80,8 @@ class TapdeskApp(App[None]):
         self.demo = demo
         self._initial_role = role
         self._heartbeat_enabled = heartbeat
+        self._demo_pins = demo_pins
+        self.staff: StaffInfo | None = None
         self.set_reactive(TapdeskApp.event_name, event_name)
 
     # -- start and stop ---------------------------------------------------------------------
@@ -76,10 +89,7 @@ class TapdeskApp(App[None]):
     def on_mount(self) -> None:
         self.register_theme(TAPDESK_THEME)
         self.theme = TAPDESK_THEME.name
-        if self._initial_role:
-            self.open_role(self._initial_role)
-        else:
-            self.push_screen(RolePickerScreen())
+        self.push_screen(SignInScreen(self._demo_pins))
         self.read_taps()
         if self._heartbeat_enabled:
             self.heartbeat()
@@ -170,14 +180,39 @@ class TapdeskApp(App[None]):
             correlation_id=correlation_id or new_id(),
         )
 
-    def open_role(self, role: str) -> None:
-        """Show the screen of ``role``, replacing the role picker if it is showing."""
-        self.role = role
-        screen = StationScreen(role)
-        if isinstance(self.screen, RolePickerScreen):
-            self.switch_screen(screen)
+    def staff_roles(self) -> tuple[str, ...]:
+        """The station roles the signed-in staff member holds (an organiser holds them all)."""
+        if self.staff is None:
+            return ()
+        if "organiser" in self.staff.roles:
+            return ROLES
+        return tuple(role for role in ROLES if role in self.staff.roles)
+
+    def signed_in(self, info: StaffInfo) -> None:
+        """A staff member signed in: open their role (or let them pick one)."""
+        self.staff = info
+        self.staff_name = info.name
+        roles = self.staff_roles()
+        wanted = self._initial_role or self.role
+        if wanted in roles:
+            self.open_role(wanted)
+        elif len(roles) == 1:
+            self.open_role(roles[0])
         else:
-            self.push_screen(screen)
+            self.role = None
+            self.switch_screen(RolePickerScreen(roles))
+        log.info("signed in", extra={"staff": info.id})
+
+    def open_role(self, role: str) -> None:
+        """Show the screen of ``role`` in place of the current top screen."""
+        if role not in self.staff_roles():
+            self.notify(_("You do not hold that role."), severity="error")
+            return
+        self.role = role
+        screen: Screen[None] = DeskScreen() if role == "desk" else StationScreen(role)
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        self.switch_screen(screen)
         self.sub_title = role_title(role)
 
     # -- actions ----------------------------------------------------------------------------
@@ -185,6 +220,8 @@ class TapdeskApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "simulate_tap":
             return isinstance(self.reader, SimulatedReader)
+        if action in ("sign_out", "pick_role"):
+            return self.staff is not None
         return True
 
     def action_simulate_tap(self) -> None:
@@ -205,22 +242,39 @@ class TapdeskApp(App[None]):
         keys: list[tuple[str, str]] = []
         seen: set[str] = set()
         for active in self.screen.active_bindings.values():
+            # The station's own keys (screen and App), not every editing key of the focused field.
+            if not isinstance(active.node, (App, Screen)) or active.binding.action in _GENERIC:
+                continue
             binding = active.binding
             if not binding.description or binding.action in seen:
                 continue
             seen.add(binding.action)
             keys.append((self.get_key_display(binding), binding.description))
-        title = (
-            role_title(self.role)
-            if isinstance(self.screen, StationScreen) and self.role
-            else _("this screen")
-        )
+        title = role_title(self.role) if self.role else _("this screen")
         self.push_screen(HelpScreen(title, keys))
 
     def action_pick_role(self) -> None:
         """Go back to the role picker."""
+        if self.staff is None:
+            return
         while len(self.screen_stack) > 2:
             self.pop_screen()
         if not isinstance(self.screen, RolePickerScreen):
             self.role = None
-            self.switch_screen(RolePickerScreen())
+            self.switch_screen(RolePickerScreen(self.staff_roles()))
+
+    def action_sign_out(self) -> None:
+        """Sign the staff member out (a shift change): back to the sign-in screen."""
+        if self.staff is None:
+            return
+        self.record_sign_out(self.staff.id)
+        self.staff = None
+        self.staff_name = None
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        self.switch_screen(SignInScreen(self._demo_pins))
+
+    @work(thread=True, group="sign-out", exit_on_error=False)
+    def record_sign_out(self, staff_id: str) -> None:
+        """Write the sign-out to the audit log."""
+        staff.sign_out(self.store, self.actor(), staff_id)

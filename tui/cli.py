@@ -192,7 +192,14 @@ def make_reader(spec_text: str) -> Reader:
     )
 
 
-def run_app(settings: Settings, store: Store, reader: Reader, *, demo: bool) -> int:
+def run_app(
+    settings: Settings,
+    store: Store,
+    reader: Reader,
+    *,
+    demo: bool,
+    demo_pins: dict[str, str] | None = None,
+) -> int:
     """Open the Textual App (imported only now: the language is installed)."""
     from tui.app import TapdeskApp
 
@@ -203,6 +210,7 @@ def run_app(settings: Settings, store: Store, reader: Reader, *, demo: bool) -> 
         role=settings.role,
         demo=demo,
         event_name=store.event_name(),
+        demo_pins=demo_pins,
     )
     try:
         app.run()
@@ -233,8 +241,10 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     if fresh or store.event_name() is None:
         summary = build_demo(store)
         log.info("demo built", extra={"attendees": summary.attendees})
+    from store.demo.pins import demo_pins
+
     reader_spec = getattr(args, "reader", None) or "sim"
-    return run_app(settings, store, make_reader(reader_spec), demo=True)
+    return run_app(settings, store, make_reader(reader_spec), demo=True, demo_pins=demo_pins())
 
 
 def cmd_verify(_args: argparse.Namespace, settings: Settings) -> int:

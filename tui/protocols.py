@@ -8,6 +8,7 @@ from textual.dom import DOMNode
 
 from store.context import Actor
 from store.service import Store
+from store.staff import StaffInfo
 
 __all__ = ["StationApp", "station_app"]
 
@@ -34,6 +35,10 @@ class StationApp(Protocol):
 
     def open_role(self, role: str) -> None:
         """Show the screen of ``role``."""
+        ...
+
+    def signed_in(self, info: StaffInfo) -> None:
+        """A staff member has signed in."""
         ...
 
 

@@ -80,5 +80,6 @@ def role_title(role: str) -> str:
         "hub": _("Hub"),
         "counter": _("Prize counter"),
         "coats": _("Coat check"),
+        "organiser": _("Organiser"),
     }
     return titles.get(role, role)

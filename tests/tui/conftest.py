@@ -1,23 +1,32 @@
-"""Fixtures for App tests: a store with a few known people and an App factory."""
+"""Fixtures for App tests: a store with the demo event (its staff) and a few known people."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
 import pytest
+from textual.pilot import Pilot
 
 from hardware.sim import SimulatedReader
+from store.context import Actor
+from store.demo.pins import DEMO_EVENT_FILE, demo_pins
+from store.eventfile import load_event
 from store.service import Store
 from tests.factories import add_attendee
 from tui.app import TapdeskApp
 
 ANNA_UID = "04A1B2C3D4E580"
 ASEL_UID = "04B2C3D4E5F601"
+PINS = demo_pins()
+ORGANISER = "organiser-dinara"  # holds every role
+DESK = "desk-aigerim"
+ORGANISER_BAND = "04DE5C0000A005"
 
 
 @pytest.fixture
 def people_store(sqlite_store: Store) -> Iterator[Store]:
-    """A SQLite store holding two people with bands and one without."""
+    """A SQLite store with the demo event, two people with bands and one without."""
+    load_event(sqlite_store, DEMO_EVENT_FILE, Actor(station="setup"))
     add_attendee(sqlite_store, "Anna Smith", band_uid=ANNA_UID, colour="blue")
     add_attendee(sqlite_store, "Әсел Нұрланова", band_uid=ASEL_UID, colour="green", field="qa")
     add_attendee(sqlite_store, "Иван Петров")
@@ -43,3 +52,27 @@ def make_app(people_store: Store) -> AppFactory:
         )
 
     return build
+
+
+async def settle(pilot: Pilot[None], until: Callable[[], bool] | None = None) -> None:
+    """Let workers (all but the endless reader) finish and the screen refresh; optionally poll."""
+    for _ in range(150):
+        await pilot.pause(0.02)
+        busy = [w for w in pilot.app.workers if w.group != "reader" and w.is_running]
+        if not busy and (until is None or until()):
+            return
+
+
+async def sign_in(pilot: Pilot[None], staff_id: str = ORGANISER) -> None:
+    """Choose ``staff_id`` on the sign-in screen and type their PIN, as a person would."""
+    from screens.sign_in import SignInScreen
+    from textual.widgets import OptionList
+
+    app = pilot.app
+    await settle(pilot, lambda: isinstance(app.screen, SignInScreen))
+    options = app.screen.query_one("#staff", OptionList)
+    await settle(pilot, lambda: options.option_count > 0)
+    options.highlighted = options.get_option_index(staff_id)
+    await pilot.press("enter")
+    await pilot.press(*PINS[staff_id], "enter")
+    await settle(pilot, lambda: not isinstance(app.screen, SignInScreen))

@@ -14,20 +14,11 @@ from textual.widgets import Input, OptionList, Static
 from screens import HelpScreen, RolePickerScreen, SimulatedTapScreen, StationScreen
 from store.context import new_id
 from store.logs import setup_logging
-from tests.tui.conftest import ANNA_UID, AppFactory
+from tests.tui.conftest import ANNA_UID, ORGANISER_BAND, AppFactory, settle, sign_in
 from tui.messages import TapDetected
 from tui.widgets import StationHeader
 
 SIZE = (120, 40)
-
-
-async def settle(pilot: Pilot[None], until: Callable[[], bool] | None = None) -> None:
-    """Let workers (all but the endless reader) finish and the screen refresh; optionally poll."""
-    for _ in range(100):
-        await pilot.pause(0.02)
-        busy = [w for w in pilot.app.workers if w.group != "reader" and w.is_running]
-        if not busy and (until is None or until()):
-            return
 
 
 def card_text(app: object) -> str:
@@ -37,6 +28,7 @@ def card_text(app: object) -> str:
 async def test_role_picker_opens_the_chosen_role(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
         assert isinstance(app.screen, RolePickerScreen)
         await pilot.press("down", "down", "enter")  # desk, bands, hub
         assert isinstance(app.screen, StationScreen)
@@ -48,11 +40,12 @@ async def test_role_picker_opens_the_chosen_role(make_app: AppFactory) -> None:
 
 
 async def test_header_shows_event_station_staff_reader_and_database(make_app: AppFactory) -> None:
-    app = make_app(role="desk")
+    app = make_app(role="bands")
     async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
         await pilot.pause()
         header = str(app.screen.query_one(StationHeader).render())
-        for part in ("Make IT Real 2026", "desk-2", "not signed in", "reader: ready", "db: ok"):
+        for part in ("Make IT Real 2026", "desk-2", "Динара Мусина", "reader: ready", "db: ok"):
             assert part in header, part
         app.db_state = "unreachable"
         await pilot.pause()
@@ -60,8 +53,9 @@ async def test_header_shows_event_station_staff_reader_and_database(make_app: Ap
 
 
 async def test_simulated_tap_shows_whose_band_it_is(make_app: AppFactory) -> None:
-    app = make_app(role="desk")
+    app = make_app(role="bands")
     async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
         await pilot.press("ctrl+t")
         assert isinstance(app.screen, SimulatedTapScreen)
         await settle(pilot)
@@ -79,9 +73,10 @@ async def test_simulated_tap_shows_whose_band_it_is(make_app: AppFactory) -> Non
 async def test_simulated_new_band_is_unbound(make_app: AppFactory) -> None:
     app = make_app(role="counter")
     async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
         await pilot.press("ctrl+t")
         await settle(pilot)
-        await pilot.press("down", "enter")  # the first option: a new, unbound band
+        await pilot.press("enter")  # nothing typed: Enter taps a new, unbound band
         await settle(pilot, lambda: "Unbound band" in card_text(app))
         assert "Unbound band" in card_text(app)
         assert "wristband table" in card_text(app)
@@ -91,6 +86,7 @@ async def test_posted_tap_message_reaches_the_screen(make_app: AppFactory) -> No
     """The same message a reader thread posts, injected directly."""
     app = make_app(role="hub")
     async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
         app.post_message(
             TapDetected(uid=ANNA_UID, reader="sim", at=datetime.now(UTC), correlation_id=new_id())
         )
@@ -100,8 +96,9 @@ async def test_posted_tap_message_reaches_the_screen(make_app: AppFactory) -> No
 
 
 async def test_typed_uid_in_scan_field_is_a_tap(make_app: AppFactory) -> None:
-    app = make_app(role="desk")
+    app = make_app(role="bands")
     async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
         # A wedge reader under a Russian layout: "04a1b2c3d4e580" arrives with Cyrillic letters.
         app.screen.query_one("#scan", Input).value = "04ф1и2с3в4у580"
         await pilot.press("enter")
@@ -115,8 +112,9 @@ async def test_typed_uid_in_scan_field_is_a_tap(make_app: AppFactory) -> None:
 
 
 async def test_help_lists_the_keys_of_the_screen(make_app: AppFactory) -> None:
-    app = make_app(role="desk")
+    app = make_app(role="bands")
     async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
         await pilot.press("ctrl+g")
         assert isinstance(app.screen, HelpScreen)
         rows = [
@@ -130,8 +128,9 @@ async def test_help_lists_the_keys_of_the_screen(make_app: AppFactory) -> None:
 
 
 async def test_ctrl_q_quits_at_once_with_the_reader_running(make_app: AppFactory) -> None:
-    app = make_app(role="desk")
+    app = make_app(role="bands")
     async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
         await pilot.pause()
         started = datetime.now(UTC)
         await pilot.press("ctrl+q")
@@ -143,9 +142,10 @@ async def test_one_tap_has_one_correlation_id_in_log_and_audit(
     make_app: AppFactory, tmp_path: Path
 ) -> None:
     log_path = setup_logging(tmp_path / "logs", "desk-2")
-    app = make_app(role="desk")
+    app = make_app(role="bands")
     correlation_id = new_id()
     async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
         app.post_message(
             TapDetected(
                 uid=ANNA_UID, reader="sim", at=datetime.now(UTC), correlation_id=correlation_id

@@ -1,4 +1,4 @@
-"""The look of the role picker and of a station screen after a tap (pytest-textual-snapshot).
+"""The look of the station screens (pytest-textual-snapshot).
 
 Plain (non-async) tests; a fixed terminal size, no animations, no heartbeat, a fixed station and
 event name, so nothing changes between runs.
@@ -10,35 +10,50 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from tests.tui.conftest import ANNA_UID, AppFactory
+from tests.tui.conftest import ANNA_UID, DESK, PINS, AppFactory, settle, sign_in
 
 SIZE = (120, 40)
 
 
+class TestSignIn:
+    def test_demo_sign_in(self, snap_compare: Any, make_app: AppFactory) -> None:
+        async def loaded(pilot: Pilot[None]) -> None:
+            await settle(pilot)
+
+        assert snap_compare(make_app(demo_pins=PINS), terminal_size=SIZE, run_before=loaded)
+
+
 class TestRolePicker:
     def test_picker(self, snap_compare: Any, make_app: AppFactory) -> None:
-        assert snap_compare(make_app(), terminal_size=SIZE)
+        async def signed_in(pilot: Pilot[None]) -> None:
+            await sign_in(pilot)
+
+        assert snap_compare(make_app(), terminal_size=SIZE, run_before=signed_in)
 
 
 class TestStationScreen:
     def test_after_a_tap(self, snap_compare: Any, make_app: AppFactory) -> None:
         async def tap(pilot: Pilot[None]) -> None:
+            await sign_in(pilot)
             pilot.app.simulate_tap(ANNA_UID)  # type: ignore[attr-defined]
-            for _ in range(100):
-                await pilot.pause(0.02)
-                if "Anna" in str(pilot.app.screen.query_one("#card").render()):
-                    break
-            await pilot.pause()
+            await settle(pilot, lambda: "Anna" in str(pilot.app.screen.query_one("#card").render()))
 
-        assert snap_compare(make_app(role="desk"), terminal_size=SIZE, run_before=tap)
+        assert snap_compare(make_app(role="bands"), terminal_size=SIZE, run_before=tap)
 
     def test_unbound_band(self, snap_compare: Any, make_app: AppFactory) -> None:
         async def tap(pilot: Pilot[None]) -> None:
+            await sign_in(pilot)
             pilot.app.simulate_tap("04FFFFFFFFFF01")  # type: ignore[attr-defined]
-            for _ in range(100):
-                await pilot.pause(0.02)
-                if "Unbound" in str(pilot.app.screen.query_one("#card").render()):
-                    break
-            await pilot.pause()
+            await settle(
+                pilot, lambda: "Unbound" in str(pilot.app.screen.query_one("#card").render())
+            )
 
         assert snap_compare(make_app(role="hub"), terminal_size=SIZE, run_before=tap)
+
+
+class TestDesk:
+    def test_desk_ready(self, snap_compare: Any, make_app: AppFactory) -> None:
+        async def ready(pilot: Pilot[None]) -> None:
+            await sign_in(pilot, DESK)
+
+        assert snap_compare(make_app(), terminal_size=SIZE, run_before=ready)

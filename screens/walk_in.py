@@ -1,0 +1,89 @@
+"""Register a walk-in on the spot: name, e-mail, company, field."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Select, Static
+from textual.worker import Worker, WorkerState
+
+from screens.station import describe_error
+from store import desk
+from store.i18n import _
+from tui.protocols import station_app
+
+__all__ = ["WalkInScreen"]
+
+FIELDS = ("development", "management", "qa", "design", "other")
+
+
+class WalkInScreen(ModalScreen[int | None]):
+    """Returns the new (or the existing) attendee's id, or None when cancelled."""
+
+    AUTO_FOCUS = "#walk-name"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", _("Cancel")),
+        Binding("ctrl+o,f5", "register", _("Register")),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.existing: int | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="walk-box"):
+            yield Static(_("Walk-in registration"), classes="title")
+            yield Input(placeholder=_("Name"), id="walk-name")
+            yield Input(placeholder=_("E-mail"), id="walk-email")
+            yield Input(placeholder=_("Company"), id="walk-company")
+            yield Select([(f, f) for f in FIELDS], value="other", allow_blank=False, id="walk-field")
+            yield Static(_("Enter moves on; ctrl+o registers; Esc cancels."), id="walk-hint")
+
+    @on(Input.Submitted)
+    def _next_field(self, event: Input.Submitted) -> None:
+        if event.input.id == "walk-company":
+            self.action_register()
+        else:
+            self.focus_next()
+
+    def action_register(self) -> None:
+        if self.existing is not None:
+            self.dismiss(self.existing)
+            return
+        value = self.query_one("#walk-field", Select).value
+        self.register(
+            self.query_one("#walk-name", Input).value,
+            self.query_one("#walk-email", Input).value,
+            self.query_one("#walk-company", Input).value,
+            str(value),
+        )
+
+    @work(thread=True, group="walk-in", exclusive=True, exit_on_error=False)
+    def register(self, name: str, email: str, company: str, field: str) -> desk.AttendeeCard:
+        """Create the attendee (runs in a thread)."""
+        app = station_app(self)
+        return desk.register_walk_in(app.store, app.actor(), name, email, company, field)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "walk-in":
+            return
+        hint = self.query_one("#walk-hint", Static)
+        if event.state == WorkerState.SUCCESS and isinstance(event.worker.result, desk.AttendeeCard):
+            self.dismiss(event.worker.result.attendee_id)
+        elif event.state == WorkerState.ERROR:
+            error = event.worker.error
+            if isinstance(error, desk.AlreadyRegistered):
+                self.existing = error.attendee_id
+                hint.update(
+                    _("{message} ctrl+o opens that person; Esc cancels.").format(message=error.message)
+                )
+            else:
+                hint.update(describe_error(error))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
