@@ -14,7 +14,6 @@ from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from hardware import Reader, ReaderState, Tap
-from hardware.sim import SimulatedReader
 from screens import HelpScreen, RolePickerScreen, SimulatedTapScreen, StationScreen
 from screens.desk import DeskScreen
 from screens.sign_in import SignInScreen
@@ -167,8 +166,9 @@ class TapdeskApp(App[None]):
 
     def simulate_tap(self, uid: str) -> None:
         """Place ``uid`` on the simulated reader."""
-        if isinstance(self.reader, SimulatedReader):
-            self.reader.place(uid)
+        place = getattr(self.reader, "place", None)
+        if callable(place):
+            place(uid)
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -178,6 +178,7 @@ class TapdeskApp(App[None]):
             station=self.station,
             staff=self.staff_name,
             correlation_id=correlation_id or new_id(),
+            staff_id=self.staff.id if self.staff else None,
         )
 
     def staff_roles(self) -> tuple[str, ...]:
@@ -219,7 +220,8 @@ class TapdeskApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "simulate_tap":
-            return isinstance(self.reader, SimulatedReader)
+            # The simulated reader and the emulated one (a tag over nfcpy's UDP driver).
+            return callable(getattr(self.reader, "place", None))
         if action in ("sign_out", "pick_role"):
             return self.staff is not None
         return True

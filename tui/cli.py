@@ -123,6 +123,18 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("correlation_id", help=_("the id from the log"))
     command("stations", _("list the stations and when each was last seen"), cmd_stations)
 
+    reader = command("reader", _("NFC reader diagnostics"), cmd_help(parser))
+    reader_commands = reader.add_subparsers(title=_("reader commands"), metavar="COMMAND")
+    check = reader_commands.add_parser(
+        "check", help=_("find the reader, open it and wait for one tap"), parents=[common]
+    )
+    check.set_defaults(handler=cmd_reader_check)
+    check.add_argument("--timeout", type=float, default=15.0, help=_("seconds to wait for a tap"))
+    tap = command("tap", _("place a band on a running emulated reader"), cmd_tap)
+    tap.add_argument("uid", help=_("the band's UID (7 bytes of hex)"))
+    tap.add_argument("--port", type=int, default=None, help=_("the emulator's port"))
+    tap.add_argument("--hold", type=float, default=None, help=_("seconds the band stays on"))
+
     event = command("event", _("the event file"), cmd_help(parser))
     event_commands = event.add_subparsers(title=_("event commands"), metavar="COMMAND")
     load = event_commands.add_parser(
@@ -175,21 +187,14 @@ def open_store(url: str) -> Store:
 
 
 def make_reader(spec_text: str) -> Reader:
-    """The reader for a ``--reader`` value."""
-    from hardware.sim import SimulatedReader
-    from hardware.wedge import WedgeReader
+    """The reader for a ``--reader`` value (sim, wedge, emulated[:PORT] or nfc:PATH)."""
+    from hardware.factory import make_reader as build_reader
 
-    spec = parse_reader_spec(spec_text)
-    if spec.kind == "sim":
-        return SimulatedReader()
-    if spec.kind == "wedge":
-        return WedgeReader()
-    raise CliError(
-        _(
-            "The reader {spec} is not supported by this version of tapdesk yet: use --reader sim "
-            "or --reader wedge."
-        ).format(spec=spec)
-    )
+    try:
+        spec = parse_reader_spec(spec_text)
+    except ValueError as exc:
+        raise CliError(str(exc), code=2) from exc
+    return build_reader(spec, debounce_s=2.0)
 
 
 def run_app(
@@ -303,6 +308,36 @@ def cmd_stations(_args: argparse.Namespace, settings: Settings) -> int:
         mark = _("SILENT") if s.silent else _("live")
         role, staff, reader = s.role or "—", s.staff or "—", s.reader_state or "—"
         print(f"{s.name:<16} {role:<8} {staff:<20} {reader:<10} {seen}  {mark}")
+    return 0
+
+
+def cmd_reader_check(args: argparse.Namespace, settings: Settings) -> int:
+    from hardware.diagnostics import check_reader
+
+    try:
+        spec = parse_reader_spec(settings.reader)
+    except ValueError as exc:
+        raise CliError(str(exc), code=2) from exc
+    result = check_reader(spec, args.timeout, say=print)
+    return 0 if result.ok else 1
+
+
+def cmd_tap(args: argparse.Namespace, _settings: Settings) -> int:
+    from hardware.diagnostics import TapNotDelivered, send_tap
+    from hardware.emulator import DEFAULT_HOLD_S
+    from hardware.spec import DEFAULT_EMULATOR_PORT
+
+    try:
+        send_tap(
+            args.uid,
+            port=args.port or DEFAULT_EMULATOR_PORT,
+            hold_s=args.hold if args.hold is not None else DEFAULT_HOLD_S,
+        )
+    except ValueError as exc:
+        raise CliError(str(exc), code=2) from exc
+    except TapNotDelivered as exc:
+        raise CliError(str(exc)) from exc
+    print(_("Band {uid} placed on the emulated reader.").format(uid=args.uid))
     return 0
 
 

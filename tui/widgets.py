@@ -19,6 +19,9 @@ def reader_state_text(code: str) -> str:
         "starting": _("starting"),
         "ready": _("ready"),
         "no_device": _("no reader found — plug it in"),
+        "libusb_missing": _("libusb missing — run tapdesk reader check"),
+        "busy": _("reader busy (pcscd or a kernel driver) — run tapdesk reader check"),
+        "permission": _("no permission (udev rule needed) — run tapdesk reader check"),
         "error": _("error"),
         "stopped": _("stopped"),
     }

@@ -150,4 +150,4 @@ def test_main_returns_exit_codes_in_process(
     monkeypatch.setenv("TAPDESK_CONFIG", str(tmp_path / "none.toml"))
     url = f"sqlite:///{tmp_path / 'm.sqlite'}"
     assert main(["--db", url, "verify"]) == 0
-    assert main(["--db", url, "--reader", "nfc:usb", "run"]) == 1  # not supported yet: one line
+    assert main(["--db", url, "--reader", "bogus", "run"]) == 2  # a bad reader: one line
