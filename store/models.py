@@ -12,7 +12,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, UniqueConstraint, text
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from store.types import UTCDateTime
@@ -23,6 +32,7 @@ __all__ = [
     "Attendee",
     "Audit",
     "Band",
+    "CheckIn",
     "ColourGroup",
     "Event",
     "Hub",
@@ -32,6 +42,7 @@ __all__ = [
     "QuizQuestion",
     "Rack",
     "Redemption",
+    "SearchKey",
     "StaffMember",
     "Stage",
     "Station",
@@ -441,3 +452,79 @@ class Redemption(SQLModel, table=True):
     )
     returned_op_id: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+# -- the registration desk ---------------------------------------------------------------------
+
+
+class SearchKey(SQLModel, table=True):
+    """One word an attendee can be found by, folded and transliterated by ``store.search``.
+
+    Built in Python (casefold, ё→е, Cyrillic and Kazakh letters to Latin, a few common spelling
+    variants per word) and searched with B-tree prefix ranges (``key >= :p AND key < :p_next``),
+    the same SQL on both engines. The primary key is the ``(key, attendee_id)`` index the search
+    scans; the second index serves "the other words of this candidate" and re-indexing one
+    person. PostgreSQL compares the keys byte-wise (collation "C") so that a prefix range means
+    what it means on SQLite.
+    """
+
+    __tablename__ = "search_key"
+    __table_args__ = (
+        Index("ix_search_key_attendee_id_key", "attendee_id", "key"),
+        {"sqlite_with_rowid": False},
+    )
+
+    key: str = Field(
+        primary_key=True,
+        sa_type=String(100).with_variant(String(100, collation="C"), "postgresql"),
+    )
+    attendee_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("attendee.id"), primary_key=True, nullable=False)
+    )
+
+
+class CheckIn(SQLModel, table=True):
+    """One check-in at a desk: who, when, where, the colour handed out and the band bound.
+
+    The attendee row carries the current check-in (set by a guarded UPDATE, so two desks cannot
+    both check the same person in); this row keeps what the desk needs to undo it: the band, the
+    operation that bound it and the pre-event transfer it posted. An undone check-in is kept
+    (``undone_at``); the partial unique index allows one current check-in per attendee.
+    """
+
+    __tablename__ = "check_in"
+    __table_args__ = (
+        Index(
+            "uq_check_in_current_attendee",
+            "attendee_id",
+            unique=True,
+            sqlite_where=text("undone_at IS NULL"),
+            postgresql_where=text("undone_at IS NULL"),
+        ),
+        Index("ix_check_in_station_at", "station", "at"),
+        CheckConstraint("pre_event_points >= 0", name="pre_event_points_not_negative"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    op_id: str = Field(sa_column=Column(ForeignKey("operation.op_id"), nullable=False))
+    attendee_id: int = Field(sa_column=Column(Integer, ForeignKey("attendee.id"), nullable=False))
+    at: datetime = Field(sa_type=UTCDateTime)
+    station: str = Field(max_length=64)
+    staff: str | None = Field(default=None, max_length=120)
+    rule_colour: str | None = Field(
+        default=None, max_length=64, description="The colour the event's rule chose."
+    )
+    colour: str | None = Field(default=None, max_length=64, description="The colour handed out.")
+    colour_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    colour_changed_station: str | None = Field(default=None, max_length=64)
+    colour_changed_staff: str | None = Field(default=None, max_length=120)
+    band_uid: str | None = Field(default=None, max_length=32)
+    bind_op_id: str | None = Field(default=None, max_length=64)
+    pre_event_transfer_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("transfer.id"), nullable=True)
+    )
+    pre_event_points: int = Field(default=0)
+    undone_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    undone_op_id: str | None = Field(default=None, max_length=64)
+    undone_station: str | None = Field(default=None, max_length=64)
+    undone_staff: str | None = Field(default=None, max_length=120)

@@ -1,7 +1,9 @@
 """Build the demo database: the demo event and ~800 seeded attendees, 300 already checked in.
 
 The attendees come from the committed ``attendees.csv`` (made by ``store.demo.generate``), so
-every reset gives the same people, codes and bands.
+every reset gives the same people, codes and bands. Everyone gets search keys; the 300 with a
+band get the check-in row and posted pre-event points the desk would have written, so the desk
+sees them exactly as if it had checked them in (undo included).
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from pathlib import Path
 from sqlalchemy import Table, insert, select
 
 from store.context import Actor
+from store.desk import record_check_ins
 from store.eventfile import apply_event, parse_event_file
 from store.ledger import account_t, post_transfer, system_account_id
 from store.models import Attendee, Band, Event, Operation, PendingPoints
+from store.search import index_attendees
 from store.service import Store
 
 __all__ = ["DEMO_ATTENDEES", "DEMO_EVENT", "DemoSummary", "build_demo"]
@@ -104,8 +108,12 @@ def build_demo(store: Store, csv_path: Path = DEMO_ATTENDEES) -> DemoSummary:
                 )
             ).all()
         )
+        index_attendees(
+            conn, ((ids[r["code"]], r["name"], r["email"], r["company"], r["code"]) for r in rows)
+        )
         bands = []
         pending = []
+        check_ins = []
         for seq, r in enumerate(rows):
             attendee_id = ids[r["code"]]
             points = int(r["pre_event_points"] or 0)
@@ -123,8 +131,9 @@ def build_demo(store: Store, csv_path: Path = DEMO_ATTENDEES) -> DemoSummary:
                         "bound_at": now,
                     }
                 )
+                transfer_id = None
                 if points:
-                    post_transfer(
+                    transfer_id = post_transfer(
                         conn,
                         actor,
                         now,
@@ -134,8 +143,34 @@ def build_demo(store: Store, csv_path: Path = DEMO_ATTENDEES) -> DemoSummary:
                         code="pre-event",
                         reference="demo",
                         seq=seq,
-                    )
+                    ).transfer_id
                     posted += points
+                    # Posted at the demo bind, as bind_band marks them: undo makes them wait again.
+                    pending.append(
+                        {
+                            "attendee_id": attendee_id,
+                            "external_id": f"demo:{r['code']}",
+                            "reason": "site activity before the event",
+                            "points": points,
+                            "posted_op_id": actor.op_id,
+                            "created_at": now,
+                        }
+                    )
+                check_ins.append(
+                    {
+                        "op_id": actor.op_id,
+                        "attendee_id": attendee_id,
+                        "at": now,
+                        "station": DEMO_DESK,
+                        "staff": "demo",
+                        "rule_colour": r["colour"] or None,
+                        "colour": r["colour"] or None,
+                        "band_uid": r["band_uid"],
+                        "bind_op_id": actor.op_id,
+                        "pre_event_transfer_id": transfer_id,
+                        "pre_event_points": points,
+                    }
+                )
             elif points:
                 pending.append(
                     {
@@ -143,6 +178,7 @@ def build_demo(store: Store, csv_path: Path = DEMO_ATTENDEES) -> DemoSummary:
                         "external_id": f"demo:{r['code']}",
                         "reason": "site activity before the event",
                         "points": points,
+                        "posted_op_id": None,
                         "created_at": now,
                     }
                 )
@@ -151,6 +187,7 @@ def build_demo(store: Store, csv_path: Path = DEMO_ATTENDEES) -> DemoSummary:
             conn.execute(insert(band_t), bands)
         if pending:
             conn.execute(insert(pending_t), pending)
+        record_check_ins(conn, check_ins)
     return DemoSummary(
         attendees=len(rows), checked_in=checked_in, points_posted=posted, points_waiting=waiting
     )
