@@ -28,6 +28,7 @@ from store.context import new_id
 from store.i18n import _, current_language, ngettext
 from store.invites import parse_scan
 from store.results import BandLookup
+from store.search import AttendeeHit
 from tui.bigtext import BigText
 from tui.messages import TapDetected
 from tui.protocols import station_app
@@ -83,7 +84,7 @@ class DeskScreen(Screen[None]):
         self.search(text)
 
     @work(thread=True, group="desk-search", exclusive=True, exit_on_error=False)
-    def search(self, text: str) -> tuple[search.AttendeeHit, ...]:
+    def search(self, text: str) -> tuple[AttendeeHit, ...]:
         """Narrow the list (runs in a thread; a newer key press replaces it)."""
         return search.search_attendees(station_app(self).store, text, limit=20)
 
@@ -210,7 +211,9 @@ class DeskScreen(Screen[None]):
             if worker.group == "desk-search":
                 return
             if isinstance(worker.error, LookupError) and worker.group == "desk-card":
-                self._card(Text(_("No invitation with that code. Search by name instead.")), "error")
+                self._card(
+                    Text(_("No invitation with that code. Search by name instead.")), "error"
+                )
                 return
             self._card(Text(describe_error(worker.error)), "error")
             return
@@ -233,12 +236,14 @@ class DeskScreen(Screen[None]):
         elif isinstance(result, BandLookup):
             self._card(Text(_band_line(result)), "warn" if result.state != "active" else "")
 
-    def _show_hits(self, hits: tuple[search.AttendeeHit, ...]) -> None:
+    def _show_hits(self, hits: tuple[AttendeeHit, ...]) -> None:
         results = self.query_one("#results", OptionList)
         results.clear_options()
         for hit in hits:
             mark = "✓ " if hit.checked_in else "  "
-            results.add_option(Option(f"{mark}{hit.name}  ·  {hit.company}", id=str(hit.attendee_id)))
+            results.add_option(
+                Option(f"{mark}{hit.name}  ·  {hit.company}", id=str(hit.attendee_id))
+            )
         if hits:
             results.highlighted = 0
 
@@ -253,10 +258,13 @@ class DeskScreen(Screen[None]):
         if card.tags:
             text.append(_("Interests: {tags}").format(tags=", ".join(card.tags)) + "\n")
         text.append(_("Registered via: {via}").format(via=card.registered_via or "—") + "\n")
-        text.append(_("Invitation {code} · {email}").format(code=card.code, email=card.email or "—") + "\n")
+        text.append(
+            _("Invitation {code} · {email}").format(code=card.code, email=card.email or "—") + "\n"
+        )
         text.append(
             ngettext(
-                "Pre-event points waiting: {points}", "Pre-event points waiting: {points}",
+                "Pre-event points waiting: {points}",
+                "Pre-event points waiting: {points}",
                 card.pending_points,
             ).format(points=card.pending_points)
             + "\n"
@@ -274,7 +282,12 @@ class DeskScreen(Screen[None]):
                 style="bold",
             )
             if card.band_uid:
-                text.append("\n" + _("Band {uid} · balance {balance}").format(uid=card.band_uid, balance=card.balance))
+                text.append(
+                    "\n"
+                    + _("Band {uid} · balance {balance}").format(
+                        uid=card.band_uid, balance=card.balance
+                    )
+                )
         else:
             text.append("\n" + _("Not checked in yet — ctrl+o checks in."), style="bold")
         self._card(text, style)
@@ -307,9 +320,13 @@ class DeskScreen(Screen[None]):
         self.card = None
         text = Text()
         text.append(_("Done ✓  {name}").format(name=result.name) + "\n", style="bold")
-        text.append(_("Band {uid} · balance {balance}").format(uid=result.uid, balance=result.balance))
+        text.append(
+            _("Band {uid} · balance {balance}").format(uid=result.uid, balance=result.balance)
+        )
         if result.points_posted:
-            text.append("\n" + _("Pre-event points added: {points}").format(points=result.points_posted))
+            text.append(
+                "\n" + _("Pre-event points added: {points}").format(points=result.points_posted)
+            )
         self._card(text, "ok")
         scan = self.query_one("#scan", Input)
         scan.clear()

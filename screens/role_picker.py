@@ -40,10 +40,7 @@ class RolePickerScreen(Screen[None]):
         yield Static(_("Which station is this laptop?"), classes="title")
         yield Static(_("Choose with ↑ ↓ and press Enter."), classes="hint")
         yield OptionList(
-            *(
-                Option(f"{role_title(role)}  —  {_role_help(role)}", id=role)
-                for role in self.roles
-            ),
+            *(Option(f"{role_title(role)}  —  {_role_help(role)}", id=role) for role in self.roles),
             id="roles",
         )
         yield Footer()

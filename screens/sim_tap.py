@@ -36,8 +36,10 @@ class SimulatedTapScreen(ModalScreen[str | None]):
         with Vertical(id="sim-box"):
             yield Static(_("Simulated tap"), classes="title")
             yield Static(
-                _("Enter taps the highlighted band. Type to narrow; ↓ moves into the list. "
-                  "Esc cancels."),
+                _(
+                    "Enter taps the highlighted band. Type to narrow; ↓ moves into the list. "
+                    "Esc cancels."
+                ),
                 classes="hint",
             )
             yield Input(placeholder=_("name or invitation code"), id="sim-search")

@@ -41,7 +41,9 @@ class WalkInScreen(ModalScreen[int | None]):
             yield Input(placeholder=_("Name"), id="walk-name")
             yield Input(placeholder=_("E-mail"), id="walk-email")
             yield Input(placeholder=_("Company"), id="walk-company")
-            yield Select([(f, f) for f in FIELDS], value="other", allow_blank=False, id="walk-field")
+            yield Select(
+                [(f, f) for f in FIELDS], value="other", allow_blank=False, id="walk-field"
+            )
             yield Static(_("Enter moves on; ctrl+o registers; Esc cancels."), id="walk-hint")
 
     @on(Input.Submitted)
@@ -73,14 +75,18 @@ class WalkInScreen(ModalScreen[int | None]):
         if event.worker.group != "walk-in":
             return
         hint = self.query_one("#walk-hint", Static)
-        if event.state == WorkerState.SUCCESS and isinstance(event.worker.result, desk.AttendeeCard):
+        if event.state == WorkerState.SUCCESS and isinstance(
+            event.worker.result, desk.AttendeeCard
+        ):
             self.dismiss(event.worker.result.attendee_id)
         elif event.state == WorkerState.ERROR:
             error = event.worker.error
             if isinstance(error, desk.AlreadyRegistered):
                 self.existing = error.attendee_id
                 hint.update(
-                    _("{message} ctrl+o opens that person; Esc cancels.").format(message=error.message)
+                    _("{message} ctrl+o opens that person; Esc cancels.").format(
+                        message=error.message
+                    )
                 )
             else:
                 hint.update(describe_error(error))

@@ -29,8 +29,11 @@ class Actor:
 
     station: str
     staff: str | None = None
+    """The staff member's name, as records show it."""
     correlation_id: str = field(default_factory=new_id)
     op_id: str = field(default_factory=new_id)
+    staff_id: str | None = None
+    """The signed-in staff member's id from the event file (budgets, anti-fraud)."""
 
     def next_action(self) -> Actor:
         """The same station and staff with new correlation and operation ids."""

@@ -25,9 +25,11 @@ class DomainError(Exception):
 class Refused(DomainError):
     """A business rule said no (a blocked band, a limit reached, sold out)."""
 
-    def __init__(self, message: str, *, reason: str = "refused") -> None:
+    def __init__(self, message: str, *, reason: str = "refused", scope: str = "") -> None:
         super().__init__(message)
         self.reason = reason
+        self.scope = scope
+        """Where the refusal belongs (e.g. "hub:qa"), for statistics."""
 
 
 class Conflict(DomainError):

@@ -34,6 +34,7 @@ __all__ = [
     "Band",
     "CheckIn",
     "ColourGroup",
+    "EarnLimit",
     "Event",
     "Hub",
     "Operation",
@@ -43,7 +44,9 @@ __all__ = [
     "Rack",
     "Redemption",
     "SearchKey",
+    "StaffBudget",
     "StaffMember",
+    "StaffRate",
     "Stage",
     "Station",
     "Talk",
@@ -208,6 +211,9 @@ class Station(SQLModel, table=True):
     reader_state: str = Field(default="", max_length=200)
     last_seen: datetime | None = Field(default=None, sa_type=UTCDateTime)
     change_seq: int = Field(default=0)
+    preferences: str = Field(
+        default="", description="What the station remembers (its hub, its chosen award) as JSON."
+    )
 
 
 class Audit(SQLModel, table=True):
@@ -528,3 +534,40 @@ class CheckIn(SQLModel, table=True):
     undone_op_id: str | None = Field(default=None, max_length=64)
     undone_station: str | None = Field(default=None, max_length=64)
     undone_staff: str | None = Field(default=None, max_length=120)
+
+
+class EarnLimit(SQLModel, table=True):
+    """How often an attendee earned under one rule, and when last: the guard of every limit.
+
+    ``rule`` is "activity:<id>" (once / at most N), "quiz:<question id>" (once), "social", or
+    "hub:<id>" (the hub's cool-down). One guarded upsert per award counts it, so two hubs tapping
+    the same attendee at the same moment cannot both pass a limit.
+    """
+
+    __tablename__ = "earn_limit"
+
+    rule: str = Field(primary_key=True, max_length=140)
+    attendee_id: int = Field(sa_column=Column(Integer, ForeignKey("attendee.id"), primary_key=True))
+    count: int = Field(default=0)
+    last_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class StaffBudget(SQLModel, table=True):
+    """Points a hubman awarded "for being cool" on one event day (guarded by the daily budget)."""
+
+    __tablename__ = "staff_budget"
+    __table_args__ = (CheckConstraint("spent >= 0", name="spent_not_negative"),)
+
+    staff_id: str = Field(primary_key=True, max_length=64)
+    day: str = Field(primary_key=True, max_length=10, description="YYYY-MM-DD, event time zone.")
+    spent: int = Field(default=0)
+
+
+class StaffRate(SQLModel, table=True):
+    """ "Cool" awards one staff member made in one minute (guarded by the rate limit)."""
+
+    __tablename__ = "staff_rate"
+
+    staff_id: str = Field(primary_key=True, max_length=64)
+    minute: int = Field(primary_key=True, description="Minutes since the Unix epoch.")
+    count: int = Field(default=0)

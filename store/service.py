@@ -226,7 +226,8 @@ class Store:
                     actor,
                     self.db.now(conn),
                     "refused",
-                    kind,
+                    refusal.scope or kind,
+                    kind=kind,
                     reason=refusal.reason,
                     message=refusal.message,
                 )

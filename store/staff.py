@@ -128,7 +128,9 @@ def sign_in_with_band(store: Store, actor: Actor, uid: str) -> StaffInfo:
     if row is None:
         _record(store, actor, "sign_in_refused", uid, reason="not_a_staff_band")
         raise Refused(
-            _("Band {uid} is not a staff band. Choose your name and type your PIN.").format(uid=uid),
+            _("Band {uid} is not a staff band. Choose your name and type your PIN.").format(
+                uid=uid
+            ),
             reason="not_a_staff_band",
         )
     info = _info(row)

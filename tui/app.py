@@ -16,13 +16,14 @@ from textual.worker import get_current_worker
 from hardware import Reader, ReaderState, Tap
 from screens import HelpScreen, RolePickerScreen, SimulatedTapScreen, StationScreen
 from screens.desk import DeskScreen
+from screens.hub import HubScreen
 from screens.sign_in import SignInScreen
 from store import staff
-from store.staff import StaffInfo
 from store.context import Actor, new_id
 from store.errors import DomainError
 from store.i18n import _
 from store.service import Store
+from store.staff import StaffInfo
 from tui.messages import TapDetected
 from tui.settings import ROLES
 from tui.theme import TAPDESK_THEME
@@ -210,7 +211,13 @@ class TapdeskApp(App[None]):
             self.notify(_("You do not hold that role."), severity="error")
             return
         self.role = role
-        screen: Screen[None] = DeskScreen() if role == "desk" else StationScreen(role)
+        screen: Screen[None]
+        if role == "desk":
+            screen = DeskScreen()
+        elif role == "hub":
+            screen = HubScreen()
+        else:
+            screen = StationScreen(role)
         while len(self.screen_stack) > 2:
             self.pop_screen()
         self.switch_screen(screen)

@@ -65,8 +65,9 @@ async def settle(pilot: Pilot[None], until: Callable[[], bool] | None = None) ->
 
 async def sign_in(pilot: Pilot[None], staff_id: str = ORGANISER) -> None:
     """Choose ``staff_id`` on the sign-in screen and type their PIN, as a person would."""
-    from screens.sign_in import SignInScreen
     from textual.widgets import OptionList
+
+    from screens.sign_in import SignInScreen
 
     app = pilot.app
     await settle(pilot, lambda: isinstance(app.screen, SignInScreen))

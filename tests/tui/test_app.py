@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static
 
 from screens import HelpScreen, RolePickerScreen, SimulatedTapScreen, StationScreen
 from store.context import new_id
 from store.logs import setup_logging
-from tests.tui.conftest import ANNA_UID, ORGANISER_BAND, AppFactory, settle, sign_in
+from tests.tui.conftest import ANNA_UID, AppFactory, settle, sign_in
 from tui.messages import TapDetected
 from tui.widgets import StationHeader
 
@@ -30,10 +28,10 @@ async def test_role_picker_opens_the_chosen_role(make_app: AppFactory) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot)
         assert isinstance(app.screen, RolePickerScreen)
-        await pilot.press("down", "down", "enter")  # desk, bands, hub
+        await pilot.press("down", "down", "down", "down", "enter")  # desk … counter, coats
         assert isinstance(app.screen, StationScreen)
-        assert app.screen.role == "hub"
-        assert app.role == "hub"
+        assert app.screen.role == "coats"
+        assert app.role == "coats"
         assert app.screen.focused is app.screen.query_one("#scan", Input)
         await pilot.press("ctrl+r")
         assert isinstance(app.screen, RolePickerScreen)
@@ -84,7 +82,7 @@ async def test_simulated_new_band_is_unbound(make_app: AppFactory) -> None:
 
 async def test_posted_tap_message_reaches_the_screen(make_app: AppFactory) -> None:
     """The same message a reader thread posts, injected directly."""
-    app = make_app(role="hub")
+    app = make_app(role="counter")
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot)
         app.post_message(

@@ -73,7 +73,9 @@ async def test_staff_band_signs_in_and_ctrl_l_signs_out(make_app: AppFactory) ->
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         app.post_message(
-            TapDetected(uid=ORGANISER_BAND, reader="sim", at=datetime.now(UTC), correlation_id=new_id())
+            TapDetected(
+                uid=ORGANISER_BAND, reader="sim", at=datetime.now(UTC), correlation_id=new_id()
+            )
         )
         await settle(pilot, lambda: isinstance(app.screen, RolePickerScreen))
         assert app.staff is not None and app.staff.id == ORGANISER
@@ -92,7 +94,9 @@ async def test_an_attendee_band_does_not_sign_in(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        app.post_message(TapDetected(uid=ANNA_UID, reader="sim", at=datetime.now(UTC), correlation_id=new_id()))
+        app.post_message(
+            TapDetected(uid=ANNA_UID, reader="sim", at=datetime.now(UTC), correlation_id=new_id())
+        )
         await settle(pilot)
         assert isinstance(app.screen, SignInScreen)
         assert "not a staff band" in str(app.screen.query_one("#sign-in-message", Static).render())

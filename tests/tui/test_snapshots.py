@@ -48,7 +48,7 @@ class TestStationScreen:
                 pilot, lambda: "Unbound" in str(pilot.app.screen.query_one("#card").render())
             )
 
-        assert snap_compare(make_app(role="hub"), terminal_size=SIZE, run_before=tap)
+        assert snap_compare(make_app(role="counter"), terminal_size=SIZE, run_before=tap)
 
 
 class TestDesk:

@@ -1,0 +1,414 @@
+"""The hub station: pick what to award, tap, see the big confirmation or why not.
+
+Hubmen walk around with laptops; most awards happen here. The choice of hub and award is kept per
+station, the last awards can be undone for a couple of minutes, and the hub keeper's numbers are
+on screen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Input, OptionList, Static
+from textual.widgets.option_list import Option
+from textual.worker import Worker, WorkerState
+
+from hardware.uid import normalise_uid
+from screens.lookup import LookupScreen
+from screens.station import describe_error
+from store import hub, stations
+from store.context import new_id
+from store.i18n import _
+from tui.messages import TapDetected
+from tui.protocols import station_app
+from tui.widgets import StationHeader
+
+__all__ = ["AwardChoice", "AwardPicker", "HubScreen"]
+
+
+@dataclass(frozen=True, slots=True)
+class AwardChoice:
+    """What the next tap awards."""
+
+    kind: str
+    """"activity", "quiz", "social" or "cool"."""
+    key: str
+    """The activity or question id ("" for social and cool)."""
+    hub_id: str
+    label: str
+    points: int
+
+
+class AwardPicker(ModalScreen[AwardChoice | None]):
+    """Choose the activity, quiz question, social post or "cool" award; type to narrow."""
+
+    AUTO_FOCUS = "#pick-filter"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", _("Cancel")),
+        Binding("down", "to_list", _("To the list"), show=False),
+    ]
+
+    def __init__(self, catalogue: hub.HubCatalogue, hub_id: str) -> None:
+        super().__init__()
+        self.catalogue = catalogue
+        self.hub_id = hub_id
+        self.choices: dict[str, AwardChoice] = {}
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="pick-box"):
+            yield Static(_("What does the next tap award?"), classes="title")
+            yield Input(placeholder=_("type to narrow: hub, activity, talk…"), id="pick-filter")
+            yield OptionList(id="pick-list")
+            yield Input(placeholder=_("points for being cool"), id="pick-cool", type="integer")
+
+    def on_mount(self) -> None:
+        hubs = dict(self.catalogue.hubs)
+        for activity in self.catalogue.activities:
+            limit = (
+                _("once")
+                if activity.max_per_attendee == 1
+                else _("up to {n}").format(n=activity.max_per_attendee)
+                if activity.max_per_attendee
+                else _("no limit")
+            )
+            where = hubs.get(activity.hub_id, activity.hub_id)
+            label = f"{where} · {activity.name}  +{activity.points}  ({limit})"
+            self.choices[f"a:{activity.id}"] = AwardChoice(
+                "activity", activity.id, activity.hub_id, label, activity.points
+            )
+        if self.catalogue.social_points:
+            self.choices["social"] = AwardChoice(
+                "social",
+                "",
+                self.hub_id,
+                _("Social post") + f"  +{self.catalogue.social_points}",
+                self.catalogue.social_points,
+            )
+        self.choices["cool"] = AwardChoice(
+            "cool", "", self.hub_id, _("For being cool (you choose the points)"), 0
+        )
+        for question in self.catalogue.questions:
+            self.choices[f"q:{question.id}"] = AwardChoice(
+                "quiz",
+                question.id,
+                self.hub_id,
+                _("Quiz") + f" · {question.talk_title} · {question.text}  +{question.points}",
+                question.points,
+            )
+        self.query_one("#pick-cool", Input).display = False
+        self._fill("")
+
+    @on(Input.Changed, "#pick-filter")
+    def _narrow(self, event: Input.Changed) -> None:
+        self._fill(event.value)
+
+    def _fill(self, text: str) -> None:
+        words = text.casefold().split()
+        options = self.query_one("#pick-list", OptionList)
+        options.clear_options()
+        for key, choice in self.choices.items():
+            if all(word in choice.label.casefold() for word in words):
+                options.add_option(Option(choice.label, id=key))
+        if options.option_count:
+            options.highlighted = 0
+
+    @on(Input.Submitted, "#pick-filter")
+    def _first(self) -> None:
+        options = self.query_one("#pick-list", OptionList)
+        if options.highlighted is not None:
+            self._chosen(options.get_option_at_index(options.highlighted).id)
+
+    @on(OptionList.OptionSelected, "#pick-list")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        self._chosen(event.option.id)
+
+    def _chosen(self, key: str | None) -> None:
+        if key is None:
+            return
+        if key == "cool":
+            cool = self.query_one("#pick-cool", Input)
+            cool.display = True
+            cool.focus()
+            return
+        self.dismiss(self.choices[key])
+
+    @on(Input.Submitted, "#pick-cool")
+    def _cool_amount(self, event: Input.Submitted) -> None:
+        try:
+            points = int(event.value)
+        except ValueError:
+            return
+        if points > 0:
+            self.dismiss(
+                AwardChoice(
+                    "cool",
+                    "",
+                    self.hub_id,
+                    _("For being cool") + f"  +{points}",
+                    points,
+                )
+            )
+
+    def action_to_list(self) -> None:
+        self.query_one("#pick-list", OptionList).focus()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class HubScreen(Screen[None]):
+    """Tap to award what is chosen; the last awards and the hub's numbers below."""
+
+    AUTO_FOCUS = "#scan"
+    accepts_taps = True
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+e,f5", "choose", _("Choose award")),
+        Binding("ctrl+z,f8", "undo", _("Undo selected award")),
+        Binding("ctrl+f,f6", "lookup", _("Look up attendee")),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.catalogue: hub.HubCatalogue | None = None
+        self.choice: AwardChoice | None = None
+        self.awards: list[hub.HubAward] = []
+
+    def compose(self) -> ComposeResult:
+        yield StationHeader()
+        with Vertical(id="hub-body"):
+            yield Static(_("Loading the hub…"), id="hub-choice")
+            yield Input(placeholder=_("Tap a band — or type its UID and press Enter"), id="scan")
+            yield Static(_("Choose what to award (ctrl+e), then tap bands."), id="confirm")
+            with Horizontal(id="hub-lower"):
+                table: DataTable[str] = DataTable(
+                    id="awards", cursor_type="row", zebra_stripes=True
+                )
+                yield table
+                yield Static("", id="stats")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#awards", DataTable)
+        table.add_columns(_("Time"), _("Who"), _("For"), _("Points"), _("Balance"))
+        self.load()
+
+    @work(thread=True, group="hub-load", exit_on_error=False)
+    def load(self) -> tuple[hub.HubCatalogue, dict[str, str], int | None]:
+        """The catalogue, this station's remembered choice and the cool budget (in a thread)."""
+        app = station_app(self)
+        catalogue = hub.hub_catalogue(app.store)
+        remembered = stations.preferences(app.store, app.station)
+        staff = getattr(app, "staff", None)
+        budget = hub.cool_budget_left(app.store, staff.id) if staff else None
+        return catalogue, remembered, budget
+
+    def _restore(self, remembered: dict[str, str]) -> None:
+        assert self.catalogue is not None
+        kind, key = remembered.get("award_kind", ""), remembered.get("award_key", "")
+        hub_id = remembered.get("hub", "")
+        if kind == "activity":
+            for a in self.catalogue.activities:
+                if a.id == key:
+                    self.choice = AwardChoice("activity", a.id, a.hub_id, a.name, a.points)
+        elif kind == "quiz":
+            for q in self.catalogue.questions:
+                if q.id == key:
+                    self.choice = AwardChoice("quiz", q.id, hub_id, q.text, q.points)
+        elif kind == "social" and self.catalogue.social_points:
+            self.choice = AwardChoice(
+                "social", "", hub_id, _("Social post"), self.catalogue.social_points
+            )
+        self._show_choice()
+
+    def _show_choice(self, budget: int | None = None) -> None:
+        text = Text()
+        if self.choice is None:
+            text.append(_("Nothing chosen: press ctrl+e to choose what to award."), style="bold")
+        else:
+            text.append(_("Each tap awards: "))
+            text.append(f"{self.choice.label}", style="bold")
+            if self.choice.points:
+                text.append(f"  (+{self.choice.points})")
+        if budget is not None:
+            text.append("    " + _("cool budget left today: {points}").format(points=budget))
+        self.query_one("#hub-choice", Static).update(text)
+
+    def action_choose(self) -> None:
+        if self.catalogue is None:
+            return
+        hub_id = (
+            self.choice.hub_id
+            if self.choice
+            else (self.catalogue.hubs[0][0] if self.catalogue.hubs else "")
+        )
+        self.app.push_screen(AwardPicker(self.catalogue, hub_id), self._chosen)
+
+    def _chosen(self, choice: AwardChoice | None) -> None:
+        if choice is None:
+            return
+        self.choice = choice
+        self._show_choice()
+        self.remember(choice)
+        self.query_one("#scan", Input).focus()
+
+    @work(thread=True, group="hub-remember", exit_on_error=False)
+    def remember(self, choice: AwardChoice) -> None:
+        """Keep the choice for this station (it survives a restart)."""
+        app = station_app(self)
+        stations.save_preferences(
+            app.store,
+            app.station,
+            {"award_kind": choice.kind, "award_key": choice.key, "hub": choice.hub_id},
+        )
+
+    # -- taps -------------------------------------------------------------------------------
+
+    @on(Input.Submitted, "#scan")
+    def _typed(self, event: Input.Submitted) -> None:
+        event.input.clear()
+        uid = normalise_uid(event.value)
+        if uid is None:
+            if event.value.strip():
+                self._confirm(
+                    Text(_("“{text}” is not a band UID.").format(text=event.value.strip())), "error"
+                )
+            return
+        self.post_message(
+            TapDetected(uid=uid, reader="wedge", at=datetime.now(UTC), correlation_id=new_id())
+        )
+
+    def on_tap_detected(self, message: TapDetected) -> None:
+        if self.choice is None:
+            self._confirm(Text(_("Choose what to award first (ctrl+e).")), "error")
+            return
+        self.award(self.choice, message.uid, message.correlation_id)
+
+    @work(thread=True, group="hub-award", exit_on_error=False)
+    def award(self, choice: AwardChoice, uid: str, correlation_id: str) -> hub.HubAward:
+        """Award ``choice`` to the band (runs in a thread)."""
+        app = station_app(self)
+        actor = app.actor(correlation_id)
+        if choice.kind == "activity":
+            return hub.award_activity(app.store, actor, uid, choice.key)
+        if choice.kind == "quiz":
+            return hub.award_quiz(app.store, actor, uid, choice.key)
+        if choice.kind == "social":
+            return hub.award_social(app.store, actor, uid)
+        return hub.award_cool(app.store, actor, uid, choice.points, choice.hub_id)
+
+    def action_undo(self) -> None:
+        table = self.query_one("#awards", DataTable)
+        if not self.awards:
+            return
+        row = table.cursor_row if table.cursor_row is not None else 0
+        row = min(max(row, 0), len(self.awards) - 1)
+        award = self.awards[row]
+        self.undo(award.transfer_id)
+
+    @work(thread=True, group="hub-undo", exit_on_error=False)
+    def undo(self, transfer_id: int) -> hub.HubUndo:
+        """Take an award back (runs in a thread)."""
+        app = station_app(self)
+        return hub.undo_hub_award(app.store, app.actor(), transfer_id)
+
+    def action_lookup(self) -> None:
+        self.app.push_screen(LookupScreen())
+
+    @work(thread=True, group="hub-stats", exclusive=True, exit_on_error=False)
+    def refresh_stats(self, hub_id: str) -> tuple[hub.HubStats, int | None]:
+        """Today's numbers for the hub (runs in a thread)."""
+        app = station_app(self)
+        staff = getattr(app, "staff", None)
+        budget = hub.cool_budget_left(app.store, staff.id) if staff else None
+        return hub.hub_stats(app.store, hub_id), budget
+
+    # -- rendering ----------------------------------------------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if event.state == WorkerState.ERROR:
+            self._confirm(Text(describe_error(worker.error)), "error")
+            return
+        if event.state != WorkerState.SUCCESS:
+            return
+        result = worker.result
+        if worker.group == "hub-load" and isinstance(result, tuple):
+            self.catalogue, remembered, budget = result
+            self._restore(remembered)
+            self._show_choice(budget)
+            if self.choice:
+                self.refresh_stats(self.choice.hub_id)
+        elif isinstance(result, hub.HubAward):
+            self._awarded(result)
+        elif isinstance(result, hub.HubUndo):
+            self._confirm(
+                Text(
+                    _("Undone: {points} points taken back from {name}.").format(
+                        points=result.points, name=result.name
+                    )
+                ),
+                "warn",
+            )
+            self.awards = [a for a in self.awards if a.transfer_id != result.transfer_id]
+            self._redraw_awards()
+            if self.choice:
+                self.refresh_stats(self.choice.hub_id)
+        elif worker.group == "hub-stats" and isinstance(result, tuple):
+            stats, budget = result
+            self._show_stats(stats)
+            self._show_choice(budget)
+
+    def _awarded(self, award: hub.HubAward) -> None:
+        text = Text()
+        text.append(f"{award.name}\n", style="bold")
+        text.append(f"+{award.points}", style="bold green")
+        text.append("   " + _("balance {balance}").format(balance=award.balance) + "   ")
+        text.append(award.what, style="italic")
+        self._confirm(text, "ok")
+        self.awards.insert(0, award)
+        del self.awards[20:]
+        self._redraw_awards()
+        if self.choice:
+            self.refresh_stats(self.choice.hub_id)
+
+    def _redraw_awards(self) -> None:
+        table = self.query_one("#awards", DataTable)
+        table.clear()
+        for award in self.awards:
+            table.add_row(
+                award.at.astimezone().strftime("%H:%M:%S"),
+                award.name,
+                award.what[:30],
+                f"+{award.points}",
+                str(award.balance),
+            )
+
+    def _show_stats(self, stats: hub.HubStats) -> None:
+        text = Text()
+        text.append(_("Today at this hub") + "\n", style="bold")
+        text.append(_("Visitors: {n}").format(n=stats.visitors) + "\n")
+        for name, count, points in stats.points_by_activity[:5]:
+            text.append(f"  {name[:24]}: {count} × → {points}\n")
+        if stats.top_attendees:
+            text.append(_("Top here:") + "\n", style="bold")
+            for name, points in stats.top_attendees:
+                text.append(f"  {name[:24]}  {points}\n")
+        if stats.refusals:
+            text.append(_("Refusals:") + "\n", style="bold")
+            for reason, count in stats.refusals:
+                text.append(f"  {reason}: {count}\n")
+        self.query_one("#stats", Static).update(text)
+
+    def _confirm(self, text: Text, style: str) -> None:
+        confirm = self.query_one("#confirm", Static)
+        confirm.remove_class("ok", "warn", "error")
+        confirm.add_class(style)
+        confirm.update(text)

@@ -1,0 +1,708 @@
+"""The hub: awards for activities, quiz answers, social posts and "being cool", and their limits.
+
+Every limit two hubs could race on is enforced by the database, not by a Python check before the
+write: a guarded upsert on ``earn_limit`` (once per attendee, at most N, the hub's cool-down), a
+guarded upsert on ``staff_budget`` (the hubman's daily "cool" budget) and on ``staff_rate`` (their
+"cool" awards per minute). When the guard does not match, the operation is refused with what to
+do, and the refusal is recorded with its reason (and the hub, for the keeper's statistics).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Table, and_, exists, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from store.context import Actor
+from store.errors import NotFound, Refused
+from store.i18n import _
+from store.ledger import account_t, post_transfer, system_account_id, transfer_t
+from store.models import (
+    Activity,
+    Attendee,
+    Audit,
+    EarnLimit,
+    Event,
+    Hub,
+    QuizQuestion,
+    StaffBudget,
+    StaffMember,
+    StaffRate,
+    Talk,
+)
+from store.points import BandHolder, event_day, require_active_band
+from store.service import Store
+
+__all__ = [
+    "ActivityChoice",
+    "HubAward",
+    "HubStats",
+    "HubUndo",
+    "QuestionChoice",
+    "award_activity",
+    "award_cool",
+    "award_quiz",
+    "award_social",
+    "cool_budget_left",
+    "hub_catalogue",
+    "hub_stats",
+    "undo_hub_award",
+]
+
+activity_t: Table = Activity.__table__  # type: ignore[attr-defined]
+attendee_t: Table = Attendee.__table__  # type: ignore[attr-defined]
+audit_t: Table = Audit.__table__  # type: ignore[attr-defined]
+limit_t: Table = EarnLimit.__table__  # type: ignore[attr-defined]
+event_t: Table = Event.__table__  # type: ignore[attr-defined]
+hub_t: Table = Hub.__table__  # type: ignore[attr-defined]
+question_t: Table = QuizQuestion.__table__  # type: ignore[attr-defined]
+budget_t: Table = StaffBudget.__table__  # type: ignore[attr-defined]
+staff_t: Table = StaffMember.__table__  # type: ignore[attr-defined]
+rate_t: Table = StaffRate.__table__  # type: ignore[attr-defined]
+talk_t: Table = Talk.__table__  # type: ignore[attr-defined]
+
+#: A time far enough in the past that "no cool-down" always passes the guard.
+_EPOCH = datetime(2000, 1, 1).astimezone()
+
+
+@dataclass(frozen=True, slots=True)
+class HubAward:
+    """Points given at a hub: the big confirmation."""
+
+    transfer_id: int
+    attendee_id: int
+    name: str
+    points: int
+    balance: int
+    what: str
+    """What it was for (the activity, the question, "social", "cool")."""
+    at: datetime
+    undo_until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HubUndo:
+    """An award taken back within its undo window."""
+
+    transfer_id: int
+    name: str
+    points: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityChoice:
+    """An activity the hubman can pick."""
+
+    id: str
+    hub_id: str
+    name: str
+    points: int
+    max_per_attendee: int | None
+    cooldown_minutes: int
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionChoice:
+    """A quiz question the hubman can pick."""
+
+    id: str
+    talk_id: str
+    talk_title: str
+    text: str
+    answer: str
+    points: int
+
+
+@dataclass(frozen=True, slots=True)
+class HubCatalogue:
+    """Everything a hub station can award."""
+
+    hubs: tuple[tuple[str, str], ...]
+    activities: tuple[ActivityChoice, ...]
+    questions: tuple[QuestionChoice, ...]
+    social_points: int | None
+    cool_daily_budget: int
+
+
+@dataclass(frozen=True, slots=True)
+class HubStats:
+    """The hub keeper's numbers for today."""
+
+    visitors: int
+    points_by_activity: tuple[tuple[str, int, int], ...]
+    """(activity name, awards, points)."""
+    top_attendees: tuple[tuple[str, int], ...]
+    refusals: tuple[tuple[str, int], ...]
+
+
+# -- the event's rules -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    timezone: str
+    cool_daily_budget: int
+    cool_rate_per_minute: int
+    undo_minutes_hub: int
+    social_points: int | None
+    social_max: int
+
+
+def _rules(conn: Connection) -> _Rules:
+    row = conn.execute(select(event_t.c.timezone, event_t.c.settings).limit(1)).first()
+    settings: dict[str, Any] = json.loads(row.settings) if row and row.settings else {}
+    limits = settings.get("limits") or {}
+    social = settings.get("social") or {}
+    return _Rules(
+        timezone=row.timezone if row else "UTC",
+        cool_daily_budget=int(limits.get("cool_daily_budget", 200)),
+        cool_rate_per_minute=int(limits.get("cool_rate_per_minute", 3)),
+        undo_minutes_hub=int(limits.get("undo_minutes_hub", 2)),
+        social_points=int(social["points"]) if social.get("points") else None,
+        social_max=int(social.get("max_per_attendee", 1)),
+    )
+
+
+def hub_catalogue(store: Store) -> HubCatalogue:
+    """The hubs, activities, quiz questions and rules a hub station offers."""
+    with store.db.read() as conn:
+        rules = _rules(conn)
+        hubs = conn.execute(
+            select(hub_t.c.id, hub_t.c.name).where(hub_t.c.active.is_(True)).order_by(hub_t.c.name)
+        ).all()
+        activities = conn.execute(
+            select(activity_t)
+            .where(activity_t.c.active.is_(True))
+            .order_by(activity_t.c.hub_id, activity_t.c.name)
+        ).all()
+        questions = conn.execute(
+            select(question_t, talk_t.c.title)
+            .join(talk_t, talk_t.c.id == question_t.c.talk_id)
+            .where(question_t.c.active.is_(True))
+            .order_by(talk_t.c.starts_at, question_t.c.id)
+        ).all()
+    return HubCatalogue(
+        hubs=tuple((h.id, h.name) for h in hubs),
+        activities=tuple(
+            ActivityChoice(a.id, a.hub_id, a.name, a.points, a.max_per_attendee, a.cooldown_minutes)
+            for a in activities
+        ),
+        questions=tuple(
+            QuestionChoice(q.id, q.talk_id, q.title, q.text, q.answer, q.points) for q in questions
+        ),
+        social_points=rules.social_points,
+        cool_daily_budget=rules.cool_daily_budget,
+    )
+
+
+# -- guarded counters ------------------------------------------------------------------------
+
+
+def _upsert(conn: Connection, table: Table) -> Any:
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+def _count_earning(
+    conn: Connection,
+    rule: str,
+    attendee_id: int,
+    now: datetime,
+    *,
+    max_count: int | None,
+    not_before: datetime,
+) -> bool:
+    """Count one more earning under ``rule``; False when the limit or the cool-down says no.
+
+    One statement: a first earning inserts the row; later ones update it only while the count
+    is under ``max_count`` and the last one is older than ``not_before``. Two hubs racing on
+    the same attendee serialise on that row, and the second one re-checks the guard.
+    """
+    ins = _upsert(conn, limit_t).values(rule=rule, attendee_id=attendee_id, count=1, last_at=now)
+    guard = limit_t.c.last_at <= not_before
+    if max_count is not None:
+        guard = and_(guard, limit_t.c.count < max_count)
+    stmt = ins.on_conflict_do_update(
+        index_elements=[limit_t.c.rule, limit_t.c.attendee_id],
+        set_={"count": limit_t.c.count + 1, "last_at": now},
+        where=guard,
+    ).returning(limit_t.c.count)
+    return conn.execute(stmt).first() is not None
+
+
+def _limit_row(conn: Connection, rule: str, attendee_id: int) -> Any:
+    return conn.execute(
+        select(limit_t.c.count, limit_t.c.last_at).where(
+            limit_t.c.rule == rule, limit_t.c.attendee_id == attendee_id
+        )
+    ).first()
+
+
+def _local(moment: datetime, timezone: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    return moment.astimezone(ZoneInfo(timezone)).strftime("%H:%M")
+
+
+def _not_self(conn: Connection, actor: Actor, holder: BandHolder, scope: str) -> None:
+    """Nobody awards anything to their own band."""
+    if actor.staff_id is None:
+        return
+    code = conn.execute(
+        select(staff_t.c.attendee_code).where(staff_t.c.id == actor.staff_id)
+    ).scalar()
+    if code is None:
+        return
+    own = conn.execute(select(attendee_t.c.id).where(attendee_t.c.code == code)).scalar()
+    if own == holder.attendee_id:
+        raise Refused(
+            _("You cannot award points to yourself: ask another hubman."),
+            reason="self_award",
+            scope=scope,
+        )
+
+
+def _give(
+    conn: Connection,
+    actor: Actor,
+    now: datetime,
+    holder: BandHolder,
+    *,
+    points: int,
+    code: str,
+    reference: str,
+    what: str,
+    undo_minutes: int,
+) -> HubAward:
+    issuer = system_account_id(conn, "issuer", actor.station)
+    posted = post_transfer(
+        conn,
+        actor,
+        now,
+        debit=issuer,
+        credit=holder.account_id,
+        amount=points,
+        code=code,
+        reference=reference,
+    )
+    return HubAward(
+        transfer_id=posted.transfer_id,
+        attendee_id=holder.attendee_id,
+        name=holder.name,
+        points=points,
+        balance=posted.credit_balance,
+        what=what,
+        at=now,
+        undo_until=now + timedelta(minutes=undo_minutes),
+    )
+
+
+# -- the four kinds of award -----------------------------------------------------------------
+
+
+def award_activity(store: Store, actor: Actor, uid: str, activity_id: str) -> HubAward:
+    """Points for an activity at a hub, within its limits and the hub's cool-down."""
+
+    def work(conn: Connection, now: datetime) -> HubAward:
+        activity = conn.execute(
+            select(activity_t).where(activity_t.c.id == activity_id, activity_t.c.active.is_(True))
+        ).first()
+        if activity is None:
+            raise NotFound(_("There is no activity {id} (any more).").format(id=activity_id))
+        scope = f"hub:{activity.hub_id}"
+        holder = _holder(conn, uid, scope)
+        _not_self(conn, actor, holder, scope)
+        rules = _rules(conn)
+        rule = f"activity:{activity.id}"
+        if not _count_earning(
+            conn,
+            rule,
+            holder.attendee_id,
+            now,
+            max_count=activity.max_per_attendee,
+            not_before=now,
+        ):
+            row = _limit_row(conn, rule, holder.attendee_id)
+            if activity.max_per_attendee == 1:
+                message = _("{name} already did {activity} at {time}.").format(
+                    name=holder.name,
+                    activity=activity.name,
+                    time=_local(row.last_at, rules.timezone),
+                )
+            else:
+                message = _(
+                    "{name} did {activity} {count} times already: the limit is {max}."
+                ).format(
+                    name=holder.name,
+                    activity=activity.name,
+                    count=row.count,
+                    max=activity.max_per_attendee,
+                )
+            raise Refused(message, reason="activity_limit", scope=scope)
+        if activity.cooldown_minutes:
+            cooldown = timedelta(minutes=activity.cooldown_minutes)
+            hub_rule = f"hub:{activity.hub_id}"
+            if not _count_earning(
+                conn, hub_rule, holder.attendee_id, now, max_count=None, not_before=now - cooldown
+            ):
+                row = _limit_row(conn, hub_rule, holder.attendee_id)
+                left = max(0, int((row.last_at + cooldown - now).total_seconds()))
+                raise Refused(
+                    _("Cool-down: {left} left before {name} can earn here again.").format(
+                        left=f"{left // 60}:{left % 60:02d}", name=holder.name
+                    ),
+                    reason="cooldown",
+                    scope=scope,
+                )
+        else:
+            # Still note the visit, so that a later activity with a cool-down sees it.
+            _count_earning(
+                conn,
+                f"hub:{activity.hub_id}",
+                holder.attendee_id,
+                now,
+                max_count=None,
+                not_before=now,
+            )
+        return _give(
+            conn,
+            actor,
+            now,
+            holder,
+            points=activity.points,
+            code="activity",
+            reference=rule,
+            what=activity.name,
+            undo_minutes=rules.undo_minutes_hub,
+        )
+
+    return store.run(actor, "award_activity", work, HubAward)
+
+
+def award_quiz(store: Store, actor: Actor, uid: str, question_id: str) -> HubAward:
+    """Points for a right answer: once per attendee per question (a room full is not fraud)."""
+
+    def work(conn: Connection, now: datetime) -> HubAward:
+        question = conn.execute(
+            select(question_t).where(question_t.c.id == question_id, question_t.c.active.is_(True))
+        ).first()
+        if question is None:
+            raise NotFound(_("There is no question {id} (any more).").format(id=question_id))
+        scope = f"quiz:{question.talk_id}"
+        holder = _holder(conn, uid, scope)
+        _not_self(conn, actor, holder, scope)
+        rules = _rules(conn)
+        rule = f"quiz:{question.id}"
+        if not _count_earning(conn, rule, holder.attendee_id, now, max_count=1, not_before=now):
+            row = _limit_row(conn, rule, holder.attendee_id)
+            raise Refused(
+                _("{name} already answered this question at {time}.").format(
+                    name=holder.name, time=_local(row.last_at, rules.timezone)
+                ),
+                reason="already_answered",
+                scope=scope,
+            )
+        return _give(
+            conn,
+            actor,
+            now,
+            holder,
+            points=question.points,
+            code="quiz",
+            reference=rule,
+            what=_("quiz: {question}").format(question=question.text[:60]),
+            undo_minutes=rules.undo_minutes_hub,
+        )
+
+    return store.run(actor, "award_quiz", work, HubAward)
+
+
+def award_social(store: Store, actor: Actor, uid: str) -> HubAward:
+    """Points for a photo posted on social media, as often as the event allows (once by default)."""
+
+    def work(conn: Connection, now: datetime) -> HubAward:
+        rules = _rules(conn)
+        if rules.social_points is None:
+            raise Refused(_("This event gives no points for social posts."), reason="no_social")
+        holder = _holder(conn, uid, "social")
+        _not_self(conn, actor, holder, "social")
+        if not _count_earning(
+            conn, "social", holder.attendee_id, now, max_count=rules.social_max, not_before=now
+        ):
+            row = _limit_row(conn, "social", holder.attendee_id)
+            raise Refused(
+                _("{name} already got social points at {time}.").format(
+                    name=holder.name, time=_local(row.last_at, rules.timezone)
+                ),
+                reason="social_limit",
+                scope="social",
+            )
+        return _give(
+            conn,
+            actor,
+            now,
+            holder,
+            points=rules.social_points,
+            code="social",
+            reference="social",
+            what=_("social post"),
+            undo_minutes=rules.undo_minutes_hub,
+        )
+
+    return store.run(actor, "award_social", work, HubAward)
+
+
+def award_cool(store: Store, actor: Actor, uid: str, points: int, hub_id: str = "") -> HubAward:
+    """Points "for being cool": from the hubman's daily budget, at most N awards a minute."""
+    if points <= 0:
+        raise Refused(_("Points to award must be more than zero."), reason="bad_amount")
+    if actor.staff_id is None:
+        raise Refused(_("Sign in first: cool points come from your own budget."), reason="no_staff")
+    staff_id = actor.staff_id
+    scope = f"hub:{hub_id}" if hub_id else "cool"
+
+    def work(conn: Connection, now: datetime) -> HubAward:
+        rules = _rules(conn)
+        holder = _holder(conn, uid, scope)
+        _not_self(conn, actor, holder, scope)
+        day = event_day(now, rules.timezone).isoformat()
+        if points > rules.cool_daily_budget:
+            raise Refused(
+                _("Your daily budget is {budget} points: {points} is more than that.").format(
+                    budget=rules.cool_daily_budget, points=points
+                ),
+                reason="cool_budget",
+                scope=scope,
+            )
+        spent = (
+            _upsert(conn, budget_t)
+            .values(staff_id=staff_id, day=day, spent=points)
+            .on_conflict_do_update(
+                index_elements=[budget_t.c.staff_id, budget_t.c.day],
+                set_={"spent": budget_t.c.spent + points},
+                where=budget_t.c.spent + points <= rules.cool_daily_budget,
+            )
+            .returning(budget_t.c.spent)
+        )
+        if conn.execute(spent).first() is None:
+            left = rules.cool_daily_budget - int(
+                conn.execute(
+                    select(budget_t.c.spent).where(
+                        budget_t.c.staff_id == staff_id, budget_t.c.day == day
+                    )
+                ).scalar_one()
+            )
+            raise Refused(
+                _("Your cool budget for today has {left} points left.").format(left=left),
+                reason="cool_budget",
+                scope=scope,
+            )
+        minute = int(now.timestamp() // 60)
+        counted = (
+            _upsert(conn, rate_t)
+            .values(staff_id=staff_id, minute=minute, count=1)
+            .on_conflict_do_update(
+                index_elements=[rate_t.c.staff_id, rate_t.c.minute],
+                set_={"count": rate_t.c.count + 1},
+                where=rate_t.c.count < rules.cool_rate_per_minute,
+            )
+            .returning(rate_t.c.count)
+        )
+        if conn.execute(counted).first() is None:
+            raise Refused(
+                _("At most {n} cool awards a minute: wait {s} s.").format(
+                    n=rules.cool_rate_per_minute, s=60 - int(now.timestamp()) % 60
+                ),
+                reason="cool_rate",
+                scope=scope,
+            )
+        return _give(
+            conn,
+            actor,
+            now,
+            holder,
+            points=points,
+            code="cool",
+            reference=f"cool:{staff_id}:{day}",
+            what=_("for being cool"),
+            undo_minutes=rules.undo_minutes_hub,
+        )
+
+    return store.run(actor, "award_cool", work, HubAward)
+
+
+def _holder(conn: Connection, uid: str, scope: str) -> BandHolder:
+    try:
+        return require_active_band(conn, uid)
+    except Refused as refusal:
+        raise Refused(refusal.message, reason=refusal.reason, scope=scope) from refusal
+
+
+def cool_budget_left(store: Store, staff_id: str) -> int:
+    """Points the hubman may still award "for being cool" today."""
+    with store.db.read() as conn:
+        rules = _rules(conn)
+        day = event_day(store.db.now(conn), rules.timezone).isoformat()
+        spent = conn.execute(
+            select(budget_t.c.spent).where(budget_t.c.staff_id == staff_id, budget_t.c.day == day)
+        ).scalar()
+    return rules.cool_daily_budget - int(spent or 0)
+
+
+# -- undo ------------------------------------------------------------------------------------
+
+
+def undo_hub_award(store: Store, actor: Actor, transfer_id: int) -> HubUndo:
+    """Take back an award made at this station within the undo window (a correcting transfer).
+
+    The limit it used is released (the attendee may earn it again) and a cool award goes back
+    into the hubman's budget.
+    """
+
+    def work(conn: Connection, now: datetime) -> HubUndo:
+        rules = _rules(conn)
+        original = conn.execute(select(transfer_t).where(transfer_t.c.id == transfer_id)).first()
+        if original is None or original.code not in ("activity", "quiz", "social", "cool"):
+            raise NotFound(_("There is no hub award {id}.").format(id=transfer_id))
+        if original.station != actor.station:
+            raise Refused(
+                _("Only the station that gave it ({station}) can undo this award.").format(
+                    station=original.station
+                ),
+                reason="other_station",
+            )
+        if now - original.created_at > timedelta(minutes=rules.undo_minutes_hub):
+            raise Refused(
+                _("Too late to undo: awards can be undone for {minutes} minutes.").format(
+                    minutes=rules.undo_minutes_hub
+                ),
+                reason="undo_expired",
+            )
+        if conn.execute(
+            select(transfer_t.c.id).where(transfer_t.c.corrects_id == transfer_id)
+        ).first():
+            raise Refused(_("This award was already undone."), reason="already_corrected")
+        attendee_id = conn.execute(
+            select(account_t.c.attendee_id).where(account_t.c.id == original.credit_account_id)
+        ).scalar_one()
+        try:
+            post_transfer(
+                conn,
+                actor,
+                now,
+                debit=original.credit_account_id,
+                credit=original.debit_account_id,
+                amount=original.amount,
+                code="correction",
+                reference=f"undo:{original.reference}",
+                corrects=transfer_id,
+            )
+        except Refused as short:
+            raise Refused(
+                _("Cannot undo: the {amount} points were already spent.").format(
+                    amount=original.amount
+                ),
+                reason=short.reason,
+            ) from short
+        reference: str = original.reference
+        if original.code == "cool":
+            _kind, staff_id, day = reference.split(":", 2)
+            conn.execute(
+                update(budget_t)
+                .where(budget_t.c.staff_id == staff_id, budget_t.c.day == day)
+                .values(spent=budget_t.c.spent - original.amount)
+            )
+        else:
+            conn.execute(
+                update(limit_t)
+                .where(
+                    limit_t.c.rule == reference,
+                    limit_t.c.attendee_id == attendee_id,
+                    limit_t.c.count > 0,
+                )
+                .values(count=limit_t.c.count - 1)
+            )
+        name = conn.execute(
+            select(attendee_t.c.name).where(attendee_t.c.id == attendee_id)
+        ).scalar_one()
+        store.audit(conn, actor, now, "hub_undo", str(transfer_id), amount=original.amount)
+        return HubUndo(transfer_id, name, original.amount, now)
+
+    return store.run(actor, "hub_undo", work, HubUndo)
+
+
+# -- statistics ------------------------------------------------------------------------------
+
+
+def hub_stats(store: Store, hub_id: str) -> HubStats:
+    """Today's numbers for one hub: visitors, points per activity, top attendees, refusals."""
+    with store.db.read() as conn:
+        rules = _rules(conn)
+        now = store.db.now(conn)
+        from zoneinfo import ZoneInfo
+
+        zone = ZoneInfo(rules.timezone)
+        local = now.astimezone(zone)
+        start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        refs = [
+            f"activity:{a}"
+            for a in conn.execute(
+                select(activity_t.c.id).where(activity_t.c.hub_id == hub_id)
+            ).scalars()
+        ]
+        names = dict(
+            conn.execute(
+                select(activity_t.c.id, activity_t.c.name).where(activity_t.c.hub_id == hub_id)
+            ).all()
+        )
+        undone = transfer_t.alias("undone")
+        awarded = (
+            select(transfer_t)
+            .where(transfer_t.c.reference.in_(refs), transfer_t.c.created_at >= start)
+            .where(~exists().where(undone.c.corrects_id == transfer_t.c.id))
+            .subquery()
+        )
+        per_activity = conn.execute(
+            select(awarded.c.reference, func.count(), func.sum(awarded.c.amount))
+            .group_by(awarded.c.reference)
+            .order_by(func.sum(awarded.c.amount).desc())
+        ).all()
+        visitors = conn.execute(
+            select(func.count(func.distinct(awarded.c.credit_account_id)))
+        ).scalar_one()
+        top = conn.execute(
+            select(attendee_t.c.name, func.sum(awarded.c.amount).label("points"))
+            .join(account_t, account_t.c.id == awarded.c.credit_account_id)
+            .join(attendee_t, attendee_t.c.id == account_t.c.attendee_id)
+            .group_by(attendee_t.c.name)
+            .order_by(func.sum(awarded.c.amount).desc(), attendee_t.c.name)
+            .limit(5)
+        ).all()
+        refusal_rows = (
+            conn.execute(
+                select(audit_t.c.detail).where(
+                    audit_t.c.action == "refused",
+                    audit_t.c.subject == f"hub:{hub_id}",
+                    audit_t.c.at >= start,
+                )
+            )
+            .scalars()
+            .all()
+        )
+    reasons: dict[str, int] = {}
+    for detail in refusal_rows:
+        reason = json.loads(detail).get("reason", "?") if detail else "?"
+        reasons[reason] = reasons.get(reason, 0) + 1
+    return HubStats(
+        visitors=int(visitors),
+        points_by_activity=tuple(
+            (names.get(ref.split(":", 1)[1], ref), int(n), int(points or 0))
+            for ref, n, points in per_activity
+        ),
+        top_attendees=tuple((name, int(points)) for name, points in top),
+        refusals=tuple(sorted(reasons.items(), key=lambda item: -item[1])),
+    )
