@@ -27,6 +27,7 @@ from screens.station import describe_error
 from store import hub, stations
 from store.context import new_id
 from store.i18n import _
+from tui.bigtext import BigText
 from tui.messages import TapDetected
 from tui.protocols import station_app
 from tui.widgets import StationHeader
@@ -115,7 +116,8 @@ class AwardPicker(ModalScreen[AwardChoice | None]):
         options = self.query_one("#pick-list", OptionList)
         options.clear_options()
         for key, choice in self.choices.items():
-            if all(word in choice.label.casefold() for word in words):
+            haystack = f"{choice.label} {choice.hub_id} {choice.key}".casefold()
+            if all(word in haystack for word in words):
                 options.add_option(Option(choice.label, id=key))
         if options.option_count:
             options.highlighted = 0
@@ -170,7 +172,7 @@ class HubScreen(Screen[None]):
     AUTO_FOCUS = "#scan"
     accepts_taps = True
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+e,f5", "choose", _("Choose award")),
+        Binding("ctrl+o,f5", "choose", _("Choose award")),
         Binding("ctrl+z,f8", "undo", _("Undo selected award")),
         Binding("ctrl+f,f6", "lookup", _("Look up attendee")),
     ]
@@ -186,7 +188,9 @@ class HubScreen(Screen[None]):
         with Vertical(id="hub-body"):
             yield Static(_("Loading the hub…"), id="hub-choice")
             yield Input(placeholder=_("Tap a band — or type its UID and press Enter"), id="scan")
-            yield Static(_("Choose what to award (ctrl+e), then tap bands."), id="confirm")
+            with Horizontal(id="confirm"):
+                yield BigText(id="confirm-points")
+                yield Static(_("Choose what to award (ctrl+o), then tap bands."), id="confirm-text")
             with Horizontal(id="hub-lower"):
                 table: DataTable[str] = DataTable(
                     id="awards", cursor_type="row", zebra_stripes=True
@@ -231,12 +235,10 @@ class HubScreen(Screen[None]):
     def _show_choice(self, budget: int | None = None) -> None:
         text = Text()
         if self.choice is None:
-            text.append(_("Nothing chosen: press ctrl+e to choose what to award."), style="bold")
+            text.append(_("Nothing chosen: press ctrl+o to choose what to award."), style="bold")
         else:
             text.append(_("Each tap awards: "))
             text.append(f"{self.choice.label}", style="bold")
-            if self.choice.points:
-                text.append(f"  (+{self.choice.points})")
         if budget is not None:
             text.append("    " + _("cool budget left today: {points}").format(points=budget))
         self.query_one("#hub-choice", Static).update(text)
@@ -287,7 +289,7 @@ class HubScreen(Screen[None]):
 
     def on_tap_detected(self, message: TapDetected) -> None:
         if self.choice is None:
-            self._confirm(Text(_("Choose what to award first (ctrl+e).")), "error")
+            self._confirm(Text(_("Choose what to award first (ctrl+o).")), "error")
             return
         self.award(self.choice, message.uid, message.correlation_id)
 
@@ -368,11 +370,10 @@ class HubScreen(Screen[None]):
 
     def _awarded(self, award: hub.HubAward) -> None:
         text = Text()
-        text.append(f"{award.name}\n", style="bold")
-        text.append(f"+{award.points}", style="bold green")
-        text.append("   " + _("balance {balance}").format(balance=award.balance) + "   ")
+        text.append(f"{award.name}\n\n", style="bold")
+        text.append(_("balance {balance}").format(balance=award.balance) + "\n", style="bold")
         text.append(award.what, style="italic")
-        self._confirm(text, "ok")
+        self._confirm(text, "ok", big=f"+{award.points}")
         self.awards.insert(0, award)
         del self.awards[20:]
         self._redraw_awards()
@@ -407,8 +408,11 @@ class HubScreen(Screen[None]):
                 text.append(f"  {reason}: {count}\n")
         self.query_one("#stats", Static).update(text)
 
-    def _confirm(self, text: Text, style: str) -> None:
-        confirm = self.query_one("#confirm", Static)
+    def _confirm(self, text: Text, style: str, big: str = "") -> None:
+        confirm = self.query_one("#confirm", Horizontal)
         confirm.remove_class("ok", "warn", "error")
         confirm.add_class(style)
-        confirm.update(text)
+        points = self.query_one("#confirm-points", BigText)
+        points.text = big
+        points.display = bool(big)
+        self.query_one("#confirm-text", Static).update(text)

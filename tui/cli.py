@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hardware import Reader, parse_reader_spec
-from store.errors import DomainError
+from store.errors import ConfigurationError, DomainError
 from store.i18n import LANGUAGES, _, set_language
 from tui.settings import ROLES, Settings, SettingsError, default_config_path, load_settings
 
@@ -135,6 +135,35 @@ def build_parser() -> argparse.ArgumentParser:
     tap.add_argument("--port", type=int, default=None, help=_("the emulator's port"))
     tap.add_argument("--hold", type=float, default=None, help=_("seconds the band stays on"))
 
+    imports = command("import", _("import attendees or pre-event points"), cmd_help(parser))
+    import_commands = imports.add_subparsers(title=_("import commands"), metavar="COMMAND")
+    attendees = import_commands.add_parser(
+        "attendees", help=_("import attendees from a CSV file"), parents=[common]
+    )
+    attendees.set_defaults(handler=cmd_import_attendees)
+    attendees.add_argument("file", type=Path, help=_("the CSV file"))
+    attendees.add_argument("--map", type=Path, help=_("a TOML file mapping columns to fields"))
+    attendees.add_argument(
+        "--column",
+        action="append",
+        default=[],
+        metavar="HEADER=FIELD",
+        help=_("map one column, e.g. --column 'ФИО=name' (repeatable)"),
+    )
+    points_import = import_commands.add_parser(
+        "points", help=_("import points earned before the event"), parents=[common]
+    )
+    points_import.set_defaults(handler=cmd_import_points)
+    points_import.add_argument("file", type=Path, help=_("the CSV file"))
+
+    invites = command("invites", _("invitations"), cmd_help(parser))
+    invite_commands = invites.add_subparsers(title=_("invitation commands"), metavar="COMMAND")
+    export = invite_commands.add_parser(
+        "export", help=_("write a QR code per attendee and a mail-merge CSV"), parents=[common]
+    )
+    export.set_defaults(handler=cmd_invites_export)
+    export.add_argument("directory", type=Path, help=_("where to write them"))
+
     event = command("event", _("the event file"), cmd_help(parser))
     event_commands = event.add_subparsers(title=_("event commands"), metavar="COMMAND")
     load = event_commands.add_parser(
@@ -163,6 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--transfers", type=int, default=5_000_000, help=_("transfers already in the ledger")
     )
     ledger.add_argument("--seconds", type=float, default=5.0, help=_("length of each load run"))
+    desk_bench = bench_commands.add_parser(
+        "desk", help=_("import, search, check-in and bind at scale"), parents=[common]
+    )
+    desk_bench.set_defaults(handler=cmd_bench_desk)
+    desk_bench.add_argument("--attendees", type=int, default=100_000, help=_("how many people"))
+    desk_bench.add_argument("--json", action="store_true", help=_("print one JSON object"))
     return parser
 
 
@@ -341,6 +376,95 @@ def cmd_tap(args: argparse.Namespace, _settings: Settings) -> int:
     return 0
 
 
+def _cli_actor(settings: Settings) -> Any:
+    from store.context import Actor
+
+    return Actor(station=settings.station, staff=settings.staff)
+
+
+def cmd_import_attendees(args: argparse.Namespace, settings: Settings) -> int:
+    from store.imports import import_attendees, load_mapping
+
+    mapping: dict[str, str] = load_mapping(args.map) if args.map else {}
+    for item in args.column:
+        header, sep, field = item.rpartition("=")
+        if not sep or not header:
+            raise CliError(_("--column takes HEADER=FIELD, not {item!r}.").format(item=item), 2)
+        mapping[header] = field
+    store = open_store(settings.database_url)
+    shown = [-1]
+
+    def progress(done: int, total: int) -> None:
+        percent = done * 100 // max(total, 1)
+        if percent // 10 != shown[0] // 10 or done == total:
+            shown[0] = percent
+            bar = "#" * (percent // 5)
+            print(f"\r[{bar:<20}] {percent:3d}%  {done}/{total}", end="", file=sys.stderr)
+
+    try:
+        report = import_attendees(
+            store, args.file, mapping=mapping or None, progress=progress, actor=_cli_actor(settings)
+        )
+    finally:
+        store.close()
+    print(file=sys.stderr)
+    print(report.summary())
+    for row in report.rejected:
+        print(
+            _("line {line}: {reason} ({name} {email})").format(
+                line=row.line, reason=row.reason, name=row.name or "—", email=row.email or "—"
+            )
+        )
+    return 0
+
+
+def cmd_import_points(args: argparse.Namespace, settings: Settings) -> int:
+    from store.imports import import_points
+
+    store = open_store(settings.database_url)
+    try:
+        report = import_points(store, args.file, _cli_actor(settings))
+    finally:
+        store.close()
+    print(report.summary())
+    for row in report.rejected:
+        print(
+            _("line {line}: {reason} ({name} {email})").format(
+                line=row.line, reason=row.reason, name=row.name or "—", email=row.email or "—"
+            )
+        )
+    return 0
+
+
+def cmd_invites_export(args: argparse.Namespace, settings: Settings) -> int:
+    from store.invites import export_invites
+
+    store = open_store(settings.database_url)
+    try:
+        report = export_invites(store, args.directory)
+    finally:
+        store.close()
+    print(
+        _(
+            "{count} invitations written to {directory}; mail merge: {csv}; without e-mail: {missing}."
+        ).format(
+            count=report.invites,
+            directory=report.directory,
+            csv=report.csv_path,
+            missing=report.without_email,
+        )
+    )
+    return 0
+
+
+def cmd_bench_desk(args: argparse.Namespace, _settings: Settings) -> int:
+    from store.bench.desk import run_desk_bench
+
+    figures = run_desk_bench(attendees=args.attendees)
+    print_figures(figures, args.json)
+    return 0 if figures.get("violations", 0) == 0 else 1
+
+
 def cmd_event_load(args: argparse.Namespace, settings: Settings) -> int:
     from store.context import Actor
     from store.eventfile import load_event, parse_event_file
@@ -425,6 +549,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"tapdesk: {exc}", file=sys.stderr)
         return exc.code
+    except ConfigurationError as exc:
+        print(f"tapdesk: {exc.message}", file=sys.stderr)
+        return 2
     except DomainError as exc:
         print(f"tapdesk: {exc.message}", file=sys.stderr)
         return 1
