@@ -8,7 +8,6 @@ band is bound the field is ready for the next person without a key press.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import ClassVar
 
 from rich.text import Text
@@ -24,7 +23,6 @@ from textual.worker import Worker, WorkerState
 from hardware.uid import normalise_uid
 from screens.station import describe_error
 from store import desk, search
-from store.context import new_id
 from store.i18n import _, current_language, ngettext
 from store.invites import parse_scan
 from store.results import BandLookup
@@ -98,12 +96,10 @@ class DeskScreen(Screen[None]):
             event.input.clear()
             self.open_code(code)
             return
-        uid = normalise_uid(text)
-        if uid is not None:
+        if normalise_uid(text) is not None or (text[:1].isdigit() and len(text) == 10):
+            # A band typed by a wedge reader (hex, or 10 decimal digits).
             event.input.clear()
-            self.post_message(
-                TapDetected(uid=uid, reader="wedge", at=datetime.now(UTC), correlation_id=new_id())
-            )
+            station_app(self).scan_band(text)
             return
         results = self.query_one("#results", OptionList)
         index = results.highlighted if results.highlighted is not None else 0

@@ -8,7 +8,6 @@ on screen.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import ClassVar
 
 from rich.text import Text
@@ -21,11 +20,9 @@ from textual.widgets import DataTable, Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
-from hardware.uid import normalise_uid
 from screens.lookup import LookupScreen
 from screens.station import describe_error
 from store import hub, stations
-from store.context import new_id
 from store.i18n import _
 from tui.bigtext import BigText
 from tui.messages import TapDetected
@@ -276,16 +273,9 @@ class HubScreen(Screen[None]):
     @on(Input.Submitted, "#scan")
     def _typed(self, event: Input.Submitted) -> None:
         event.input.clear()
-        uid = normalise_uid(event.value)
-        if uid is None:
-            if event.value.strip():
-                self._confirm(
-                    Text(_("“{text}” is not a band UID.").format(text=event.value.strip())), "error"
-                )
-            return
-        self.post_message(
-            TapDetected(uid=uid, reader="wedge", at=datetime.now(UTC), correlation_id=new_id())
-        )
+        text = event.value.strip()
+        if text and not station_app(self).scan_band(text):
+            self._confirm(Text(_("“{text}” is not a band UID.").format(text=text)), "error")
 
     def on_tap_detected(self, message: TapDetected) -> None:
         if self.choice is None:

@@ -6,7 +6,6 @@ Until each role gets its own screen, every role uses this one: a tap shows whose
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 from rich.text import Text
 from textual import on, work
@@ -16,9 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
-from hardware.uid import normalise_uid
 from store.bands import state_text
-from store.context import new_id
 from store.errors import DomainError
 from store.i18n import _, ngettext
 from store.results import BandLookup
@@ -67,14 +64,9 @@ class StationScreen(Screen[None]):
     @on(Input.Submitted, "#scan")
     def _scanned(self, event: Input.Submitted) -> None:
         event.input.clear()
-        uid = normalise_uid(event.value)
-        if uid is None:
-            if event.value.strip():
-                self._show_error(_("“{text}” is not a band UID.").format(text=event.value.strip()))
-            return
-        self.post_message(
-            TapDetected(uid=uid, reader="wedge", at=datetime.now(UTC), correlation_id=new_id())
-        )
+        text = event.value.strip()
+        if text and not station_app(self).scan_band(text):
+            self._show_error(_("“{text}” is not a band UID.").format(text=text))
 
     @work(thread=True, group="tap", exit_on_error=False)
     def identify(self, uid: str, correlation_id: str) -> BandLookup:

@@ -13,7 +13,7 @@ from store.i18n import _
 from store.models import Band
 from store.service import Store
 
-__all__ = ["BandState", "block_band", "state_text", "unblock_band"]
+__all__ = ["BandState", "block_band", "resolve_wedge_read", "state_text", "unblock_band"]
 
 band_t: Table = Band.__table__  # type: ignore[attr-defined]
 
@@ -108,3 +108,43 @@ def unblock_band(store: Store, actor: Actor, uid: str, reason: str) -> BandState
     return _change_state(
         store, actor, uid, to="active", reason=reason, allowed_from=("blocked", "lost")
     )
+
+
+def resolve_wedge_read(store: Store, candidates: tuple[str, ...], prefix: str | None) -> str:
+    """The band a keyboard-wedge read means, or :class:`Refused` when it cannot be told.
+
+    ``candidates``: full UIDs to try in order (as typed, then the other byte order); the first
+    that is a known band wins, else the first (a band never seen before). ``prefix``: only the
+    first three bytes of a 7-byte UID were typed (a reader that stops after the first cascade
+    level); exactly one bound band must start with them, or the read is refused rather than
+    guessed.
+    """
+    with store.db.read() as conn:
+        if prefix:
+            upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+            matches = conn.execute(
+                select(band_t.c.uid)
+                .where(band_t.c.uid >= prefix, band_t.c.uid < upper)
+                .where(band_t.c.state == "active", band_t.c.attendee_id.is_not(None))
+                .limit(2)
+            ).scalars().all()
+            if len(matches) == 1:
+                return str(matches[0])
+            if not matches:
+                raise Refused(
+                    _("The reader typed only the start of a band's UID ({prefix}…) and no band "
+                      "matches it: tap again, or use a reader that types the whole UID.").format(
+                        prefix=prefix
+                    ),
+                    reason="truncated_unknown",
+                )
+            raise Refused(
+                _("The reader typed only the start of the UID ({prefix}…), which fits more than "
+                  "one band: nothing was done. Find the person by name, or use a reader that "
+                  "types the whole UID.").format(prefix=prefix),
+                reason="truncated_ambiguous",
+            )
+        for uid in candidates:
+            if conn.execute(select(band_t.c.uid).where(band_t.c.uid == uid)).first():
+                return uid
+    return candidates[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
 
@@ -14,11 +15,13 @@ from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from hardware import Reader, ReaderState, Tap
+from hardware.wedge import parse_wedge
 from screens import HelpScreen, RolePickerScreen, SimulatedTapScreen, StationScreen
 from screens.desk import DeskScreen
 from screens.hub import HubScreen
 from screens.sign_in import SignInScreen
 from store import staff
+from store.bands import resolve_wedge_read
 from store.context import Actor, new_id
 from store.errors import DomainError
 from store.i18n import _
@@ -164,6 +167,37 @@ class TapdeskApp(App[None]):
                 )
                 return
         self.notify(_("Choose a role first: the tap was not used."), severity="warning")
+
+    def scan_band(self, text: str) -> bool:
+        """Treat what a keyboard-wedge reader typed as a tap; False when it is not a band UID.
+
+        A plain UID becomes a tap at once. A read that needs the database (either byte order, or
+        a reader that typed only the first part of a 7-byte UID) is resolved in a worker first;
+        one that cannot be told apart is refused with a message, never guessed.
+        """
+        read = parse_wedge(text)
+        if read.kind == "invalid":
+            return False
+        if read.kind == "uid" and len(read.candidates) == 1:
+            self._wedge_tap(read.candidates[0])
+        else:
+            self.resolve_scan(read.candidates, read.prefix or None)
+        return True
+
+    def _wedge_tap(self, uid: str) -> None:
+        self.post_message(
+            TapDetected(uid=uid, reader="wedge", at=datetime.now(UTC), correlation_id=new_id())
+        )
+
+    @work(thread=True, group="wedge", exit_on_error=False)
+    def resolve_scan(self, candidates: tuple[str, ...], prefix: str | None) -> None:
+        """Find the band a partial or byte-order-ambiguous read means (runs in a thread)."""
+        try:
+            uid = resolve_wedge_read(self.store, candidates, prefix)
+        except DomainError as error:
+            self.call_later(self.notify, error.message, severity="error", timeout=8)
+            return
+        self.call_later(self._wedge_tap, uid)
 
     def simulate_tap(self, uid: str) -> None:
         """Place ``uid`` on the simulated reader."""

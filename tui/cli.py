@@ -446,7 +446,8 @@ def cmd_invites_export(args: argparse.Namespace, settings: Settings) -> int:
         store.close()
     print(
         _(
-            "{count} invitations written to {directory}; mail merge: {csv}; without e-mail: {missing}."
+            "{count} invitations written to {directory}; mail merge: {csv}; "
+            "without e-mail: {missing}."
         ).format(
             count=report.invites,
             directory=report.directory,

@@ -29,6 +29,10 @@ class StationApp(Protocol):
         """A new :class:`Actor` (fresh operation id) for one user action at this station."""
         ...
 
+    def scan_band(self, text: str) -> bool:
+        """Treat text a wedge reader typed as a tap; False when it is not a band UID."""
+        ...
+
     def simulate_tap(self, uid: str) -> None:
         """Place ``uid`` on the simulated reader (only with ``--reader sim``)."""
         ...

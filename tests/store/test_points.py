@@ -183,3 +183,21 @@ def test_two_counters_race_for_the_same_points(store: Store, db_url: str) -> Non
         outcomes = pool.map(_spend_last_points, [(db_url, n) for n in range(4)])
     assert sorted(outcomes) == ["insufficient_points"] * 3 + ["won"]
     assert store.verify().ok
+
+
+def test_wedge_reads_resolve_to_bound_bands_or_are_refused(store: Store) -> None:
+    from store.bands import resolve_wedge_read
+
+    add_attendee(store, "Anna Smith", band_uid="04A1B2C3D4E580")
+    # A truncated read (first cascade level only) that fits exactly one bound band.
+    assert resolve_wedge_read(store, (), "04A1B2") == "04A1B2C3D4E580"
+    # Two bands share the prefix: refused rather than guessed.
+    add_attendee(store, "Иван Петров", band_uid="04A1B2FFFFFF01", code="IVANCODE01")
+    with pytest.raises(Refused, match="more than one band") as caught:
+        resolve_wedge_read(store, (), "04A1B2")
+    assert caught.value.reason == "truncated_ambiguous"
+    with pytest.raises(Refused, match="no band matches"):
+        resolve_wedge_read(store, (), "04EEEE")
+    # Either byte order: the one that is a known band wins; else the first (a new band).
+    assert resolve_wedge_read(store, ("80E5D4C3B2A104", "04A1B2C3D4E580"), None) == "04A1B2C3D4E580"
+    assert resolve_wedge_read(store, ("1C78F2BF", "BFF2781C"), None) == "1C78F2BF"

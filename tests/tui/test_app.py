@@ -158,3 +158,42 @@ async def test_one_tap_has_one_correlation_id_in_log_and_audit(
     assert {line["msg"] for line in tagged} >= {"tap", "band tapped"}
     audit = app.store.audit_trail(correlation_id)
     assert [row["action"] for row in audit] == ["tap"]
+
+
+async def test_truncated_wedge_read_is_resolved_or_refused(make_app: AppFactory) -> None:
+    """A reader that types only "88" + the first 3 bytes of a 7-byte UID."""
+    app = make_app(role="bands")
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        app.screen.query_one("#scan", Input).value = "8804A1B2"  # cascade tag + Anna's 04 A1 B2
+        await pilot.press("enter")
+        await settle(pilot, lambda: "Anna Smith" in card_text(app))
+        assert "Anna Smith" in card_text(app)
+
+
+async def test_emulated_tap_reaches_the_active_screen(people_store: object, tmp_path: object) -> None:
+    """The real nfcpy reader code over UDP, with the NTAG213 emulator, inside the App."""
+    import socket
+
+    from hardware.factory import make_reader
+    from hardware.spec import parse_reader_spec
+    from tui.app import TapdeskApp
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    reader = make_reader(parse_reader_spec(f"emulated:{port}"))
+    app = TapdeskApp(
+        store=people_store,  # type: ignore[arg-type]
+        reader=reader,
+        station="bands-1",
+        role="bands",
+        heartbeat=False,
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: app.reader_state == "ready")
+        await sign_in(pilot)
+        app.simulate_tap(ANNA_UID)  # places the band on the emulated tag
+        await settle(pilot, lambda: "Anna Smith" in card_text(app))
+        assert "Anna Smith" in card_text(app)
+        assert app.reader_state == "ready"
