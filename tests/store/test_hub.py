@@ -156,6 +156,14 @@ def _race(args: tuple[str, str, str, int]) -> str:
             hub.award_quiz(store, actor, UID, "t01-q1")
         elif kind == "cool":
             hub.award_cool(store, actor, UID if n % 2 else OTHER, 60)
+        elif kind == "rate":
+            hub.award_cool(store, actor, UID if n % 2 else OTHER, 10)
+        elif kind == "social":
+            hub.award_social(store, actor, UID)
+        elif kind == "cooldown":
+            hub.award_activity(store, actor, UID, "qa-test-design")
+        elif kind == "twice":
+            hub.award_activity(store, actor, UID, "qa-twice")
         return "won"
     except Refused as refusal:
         return refusal.reason
@@ -164,13 +172,44 @@ def _race(args: tuple[str, str, str, int]) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["activity", "quiz"])
+@pytest.mark.parametrize("kind", ["activity", "quiz", "social", "cooldown"])
 def test_two_hubs_cannot_both_pass_a_once_limit(event_store: Store, db_url: str, kind: str) -> None:
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(4) as pool:
         outcomes = pool.map(_race, [(db_url, kind, "hub", n) for n in range(4)])
     assert outcomes.count("won") == 1
     assert event_store.verify().ok
+
+
+@pytest.mark.slow
+def test_at_most_n_holds_across_processes(event_store: Store, db_url: str) -> None:
+    with event_store.db.write() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO activity (id, hub_id, name, points, max_per_attendee, "
+                "cooldown_minutes, active, updated_at) "
+                "VALUES ('qa-twice', 'qa', 'Twice', 5, 2, 0, :yes, :t)"
+            ),
+            {"yes": True, "t": "2026-11-27 10:00:00"},
+        )
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(4) as pool:
+        outcomes = pool.map(_race, [(db_url, "twice", "hub", n) for n in range(5)])
+    assert outcomes.count("won") == 2
+    assert outcomes.count("activity_limit") == 3
+
+
+@pytest.mark.slow
+def test_cool_rate_limit_holds_across_processes(event_store: Store, db_url: str) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(4) as pool:
+        outcomes = pool.map(_race, [(db_url, "rate", "hub", n) for n in range(5)])
+    with event_store.db.read() as conn:
+        buckets = [row[0] for row in conn.execute(text("SELECT count FROM staff_rate"))]
+    assert all(count <= 3 for count in buckets)
+    assert outcomes.count("won") == sum(buckets)
+    if len(buckets) == 1:  # all five inside one minute: exactly three pass
+        assert outcomes.count("won") == 3 and outcomes.count("cool_rate") == 2
 
 
 @pytest.mark.slow
