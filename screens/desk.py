@@ -212,6 +212,7 @@ class DeskScreen(Screen[None]):
                 )
                 return
             self._card(Text(describe_error(worker.error)), "error")
+            station_app(self).flash(False)
             return
         if event.state != WorkerState.SUCCESS:
             return
@@ -226,6 +227,7 @@ class DeskScreen(Screen[None]):
             self._show_checked_in(result)
         elif isinstance(result, desk.BindResult):
             self._bound(result)
+            station_app(self).flash(True)
         elif isinstance(result, desk.UndoResult):
             self.action_next_person()
             self._card(Text(result.message), "warn")

@@ -328,6 +328,8 @@ class HubScreen(Screen[None]):
         worker = event.worker
         if event.state == WorkerState.ERROR:
             self._confirm(Text(describe_error(worker.error)), "error")
+            if worker.group == "hub-award":
+                station_app(self).flash(False)
             return
         if event.state != WorkerState.SUCCESS:
             return
@@ -340,6 +342,7 @@ class HubScreen(Screen[None]):
                 self.refresh_stats(self.choice.hub_id)
         elif isinstance(result, hub.HubAward):
             self._awarded(result)
+            station_app(self).flash(True)
         elif isinstance(result, hub.HubUndo):
             self._confirm(
                 Text(

@@ -79,8 +79,10 @@ class StationScreen(Screen[None]):
             return
         if event.state == WorkerState.SUCCESS and isinstance(event.worker.result, BandLookup):
             self.show_lookup(event.worker.result)
+            station_app(self).flash(event.worker.result.state == "active")
         elif event.state == WorkerState.ERROR:
             self._show_error(describe_error(event.worker.error))
+            station_app(self).flash(False)
 
     def show_lookup(self, found: BandLookup) -> None:
         """Render whose band it is (or why it is not usable)."""

@@ -199,6 +199,18 @@ class TapdeskApp(App[None]):
             return
         self.call_later(self._wedge_tap, uid)
 
+    def flash(self, ok: bool) -> None:
+        """A visible flash of the whole screen: green for success, red for a refusal.
+
+        Every reader gets it (most cannot beep or light up under nfcpy); it says "done" or
+        "look at the screen" to someone whose eyes are on the queue.
+        """
+        screen = self.screen
+        name = "-flash-ok" if ok else "-flash-fail"
+        screen.remove_class("-flash-ok", "-flash-fail")
+        screen.add_class(name)
+        self.set_timer(0.7, lambda: screen.remove_class(name))
+
     def simulate_tap(self, uid: str) -> None:
         """Place ``uid`` on the simulated reader."""
         place = getattr(self.reader, "place", None)

@@ -221,7 +221,7 @@ def open_store(url: str) -> Store:
     return Store.open(url)
 
 
-def make_reader(spec_text: str) -> Reader:
+def make_reader(spec_text: str, debounce_s: float = 2.0) -> Reader:
     """The reader for a ``--reader`` value (sim, wedge, emulated[:PORT] or nfc:PATH)."""
     from hardware.factory import make_reader as build_reader
 
@@ -229,7 +229,7 @@ def make_reader(spec_text: str) -> Reader:
         spec = parse_reader_spec(spec_text)
     except ValueError as exc:
         raise CliError(str(exc), code=2) from exc
-    return build_reader(spec, debounce_s=2.0)
+    return build_reader(spec, debounce_s=debounce_s)
 
 
 def run_app(
@@ -263,7 +263,7 @@ def run_app(
 
 
 def cmd_run(_args: argparse.Namespace, settings: Settings) -> int:
-    reader = make_reader(settings.reader)
+    reader = make_reader(settings.reader, settings.reader_debounce_s)
     return run_app(settings, open_store(settings.database_url), reader, demo=False)
 
 
@@ -284,7 +284,13 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from store.demo.pins import demo_pins
 
     reader_spec = getattr(args, "reader", None) or "sim"
-    return run_app(settings, store, make_reader(reader_spec), demo=True, demo_pins=demo_pins())
+    return run_app(
+        settings,
+        store,
+        make_reader(reader_spec, settings.reader_debounce_s),
+        demo=True,
+        demo_pins=demo_pins(),
+    )
 
 
 def cmd_verify(_args: argparse.Namespace, settings: Settings) -> int:

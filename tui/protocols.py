@@ -33,6 +33,10 @@ class StationApp(Protocol):
         """Treat text a wedge reader typed as a tap; False when it is not a band UID."""
         ...
 
+    def flash(self, ok: bool) -> None:
+        """Flash the screen green (success) or red (refusal)."""
+        ...
+
     def simulate_tap(self, uid: str) -> None:
         """Place ``uid`` on the simulated reader (only with ``--reader sim``)."""
         ...

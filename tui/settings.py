@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     reader: str = "wedge"
     """The NFC reader: sim, wedge, emulated[:PORT] or nfc:PATH (nfc:usb, nfc:tty:USB0:pn532...)."""
 
+    reader_debounce_s: float = 2.0
+    """Seconds the same band is ignored after it leaves the reader (absorbs edge-of-field flicker)."""
+
     db: str | None = None
     """Database URL (sqlite:///PATH or postgresql+psycopg://USER@HOST/NAME). Default: a SQLite
     file in the data directory."""

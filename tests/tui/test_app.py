@@ -171,7 +171,9 @@ async def test_truncated_wedge_read_is_resolved_or_refused(make_app: AppFactory)
         assert "Anna Smith" in card_text(app)
 
 
-async def test_emulated_tap_reaches_the_active_screen(people_store: object, tmp_path: object) -> None:
+async def test_emulated_tap_reaches_the_active_screen(
+    people_store: object, tmp_path: object
+) -> None:
     """The real nfcpy reader code over UDP, with the NTAG213 emulator, inside the App."""
     import socket
 
@@ -197,3 +199,23 @@ async def test_emulated_tap_reaches_the_active_screen(people_store: object, tmp_
         await settle(pilot, lambda: "Anna Smith" in card_text(app))
         assert "Anna Smith" in card_text(app)
         assert app.reader_state == "ready"
+
+
+async def test_a_tap_flashes_the_screen(make_app: AppFactory) -> None:
+    app = make_app(role="bands")
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        app.post_message(
+            TapDetected(uid=ANNA_UID, reader="sim", at=datetime.now(UTC), correlation_id=new_id())
+        )
+        await settle(pilot, lambda: "-flash-ok" in app.screen.classes)
+        assert "-flash-ok" in app.screen.classes
+        await pilot.pause(0.8)
+        assert "-flash-ok" not in app.screen.classes
+        app.post_message(
+            TapDetected(
+                uid="04FFFFFFFFFF99", reader="sim", at=datetime.now(UTC), correlation_id=new_id()
+            )
+        )
+        await settle(pilot, lambda: "-flash-fail" in app.screen.classes)
+        assert "-flash-fail" in app.screen.classes
