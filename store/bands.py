@@ -122,26 +122,32 @@ def resolve_wedge_read(store: Store, candidates: tuple[str, ...], prefix: str | 
     with store.db.read() as conn:
         if prefix:
             upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-            matches = conn.execute(
-                select(band_t.c.uid)
-                .where(band_t.c.uid >= prefix, band_t.c.uid < upper)
-                .where(band_t.c.state == "active", band_t.c.attendee_id.is_not(None))
-                .limit(2)
-            ).scalars().all()
+            matches = (
+                conn.execute(
+                    select(band_t.c.uid)
+                    .where(band_t.c.uid >= prefix, band_t.c.uid < upper)
+                    .where(band_t.c.state == "active", band_t.c.attendee_id.is_not(None))
+                    .limit(2)
+                )
+                .scalars()
+                .all()
+            )
             if len(matches) == 1:
                 return str(matches[0])
             if not matches:
                 raise Refused(
-                    _("The reader typed only the start of a band's UID ({prefix}…) and no band "
-                      "matches it: tap again, or use a reader that types the whole UID.").format(
-                        prefix=prefix
-                    ),
+                    _(
+                        "The reader typed only the start of a band's UID ({prefix}…) and no band "
+                        "matches it: tap again, or use a reader that types the whole UID."
+                    ).format(prefix=prefix),
                     reason="truncated_unknown",
                 )
             raise Refused(
-                _("The reader typed only the start of the UID ({prefix}…), which fits more than "
-                  "one band: nothing was done. Find the person by name, or use a reader that "
-                  "types the whole UID.").format(prefix=prefix),
+                _(
+                    "The reader typed only the start of the UID ({prefix}…), which fits more than "
+                    "one band: nothing was done. Find the person by name, or use a reader that "
+                    "types the whole UID."
+                ).format(prefix=prefix),
                 reason="truncated_ambiguous",
             )
         for uid in candidates:

@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     """The NFC reader: sim, wedge, emulated[:PORT] or nfc:PATH (nfc:usb, nfc:tty:USB0:pn532...)."""
 
     reader_debounce_s: float = 2.0
-    """Seconds the same band is ignored after it leaves the reader (absorbs edge-of-field flicker)."""
+    """Seconds the same band is ignored after it leaves the reader (edge-of-field flicker)."""
 
     db: str | None = None
     """Database URL (sqlite:///PATH or postgresql+psycopg://USER@HOST/NAME). Default: a SQLite

@@ -133,7 +133,8 @@ def test_refusals_counted_in_the_hub_stats(event_store: Store) -> None:
     stats = hub.hub_stats(event_store, "qa")
     assert stats.visitors == 2
     assert {name for name, _n, _p in stats.points_by_activity} == {
-        "Bug hunt: find the five planted bugs", "Fix a flaky test",
+        "Bug hunt: find the five planted bugs",
+        "Fix a flaky test",
     }
     assert dict(stats.refusals) == {"activity_limit": 1, "unbound_band": 1}
     assert stats.top_attendees[0] == ("Иван Петров", 25)
