@@ -7,10 +7,11 @@ correcting transfer. No code path updates or deletes a transfer.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Table, bindparam, case, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, case, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from store.context import Actor
@@ -43,19 +44,23 @@ def insert_ignore(conn: Connection, table: Table) -> sqlite.Insert | postgresql.
     return sqlite.insert(table).on_conflict_do_nothing()
 
 
-_system_cache: dict[tuple[str, str, str], int] = {}
+_system_cache: weakref.WeakKeyDictionary[Engine, dict[tuple[str, str], int]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def system_account_id(conn: Connection, kind: str, station: str) -> int:
     """The id of ``station``'s sub-account of the system account ``kind`` (made on first use)."""
-    key = (str(conn.engine.url), kind, station)
-    cached = _system_cache.get(key)
+    # Kept per engine object (weakly): rendering the URL for a key costs more than the lookup.
+    per_engine = _system_cache.setdefault(conn.engine, {})
+    key = (kind, station)
+    cached = per_engine.get(key)
     if cached is not None:
         return cached
     query = select(account_t.c.id).where(account_t.c.kind == kind, account_t.c.station == station)
     found = conn.execute(query).scalar()
     if found is not None:
-        _system_cache[key] = int(found)
+        per_engine[key] = int(found)
         return int(found)
     # Made inside the caller's transaction, which may still roll back: not cached until a later
     # call finds it committed.

@@ -152,10 +152,13 @@ def _raw_worker(args: tuple[str, str, list[str], float, int]) -> int:
             op = uuid.uuid4().hex
             uid = rng.choice(uids)
             amount = rng.randint(1, 20)
-            cur.execute("SELECT now()")
+            # The same shape as store.points.award: claim the operation (and read the clock),
+            # find the band's holder, move both balances in one guarded UPDATE, insert the
+            # transfer, save the result, advance the station's change counter.
             cur.execute(
                 "INSERT INTO operation (op_id, kind, station, staff, correlation_id, created_at, result) "
-                "VALUES (%s, 'award', %s, 'bench', %s, now(), '') ON CONFLICT DO NOTHING RETURNING op_id",
+                "VALUES (%s, 'award', %s, 'bench', %s, now(), '') ON CONFLICT DO NOTHING "
+                "RETURNING op_id, created_at",
                 (op, station, op),
             )
             cur.execute(
@@ -164,19 +167,12 @@ def _raw_worker(args: tuple[str, str, list[str], float, int]) -> int:
                 (uid,),
             )
             account = cur.fetchone()[3]  # type: ignore[index]
-            first, second = sorted((issuer, account))
-            for acc in (first, second):
-                if acc == issuer:
-                    cur.execute(
-                        "UPDATE account SET balance = balance - %s WHERE id = %s "
-                        "AND (floor IS NULL OR balance - %s >= floor) RETURNING balance",
-                        (amount, issuer, amount),
-                    )
-                else:
-                    cur.execute(
-                        "UPDATE account SET balance = balance + %s WHERE id = %s RETURNING balance",
-                        (amount, account),
-                    )
+            cur.execute(
+                "UPDATE account SET balance = balance + CASE WHEN id = %s THEN %s ELSE -%s END "
+                "WHERE id IN (%s, %s) AND (id = %s OR floor IS NULL OR balance - %s >= floor) "
+                "RETURNING id, balance",
+                (account, amount, amount, issuer, account, account, amount),
+            )
             cur.execute(
                 "INSERT INTO transfer (op_id, seq, debit_account_id, credit_account_id, amount, code, "
                 "reference, station, staff, correlation_id, created_at) "
@@ -185,8 +181,7 @@ def _raw_worker(args: tuple[str, str, list[str], float, int]) -> int:
             )
             cur.execute("UPDATE operation SET result = %s WHERE op_id = %s", ("{}", op))
             cur.execute(
-                "UPDATE station SET change_seq = change_seq + 1 WHERE name = %s",
-                (station + "-raw",),
+                "UPDATE station SET change_seq = change_seq + 1 WHERE name = %s", (station + "-raw",)
             )
             conn.commit()
             done += 1
