@@ -179,6 +179,7 @@ class HubScreen(Screen[None]):
         self.catalogue: hub.HubCatalogue | None = None
         self.choice: AwardChoice | None = None
         self.awards: list[hub.HubAward] = []
+        self.budget: int | None = None
 
     def compose(self) -> ComposeResult:
         yield StationHeader()
@@ -223,6 +224,11 @@ class HubScreen(Screen[None]):
             for q in self.catalogue.questions:
                 if q.id == key:
                     self.choice = AwardChoice("quiz", q.id, hub_id, q.text, q.points)
+        elif kind == "cool" and remembered.get("points", "").isdigit():
+            points = int(remembered["points"])
+            self.choice = AwardChoice(
+                "cool", "", hub_id, _("For being cool") + f"  +{points}", points
+            )
         elif kind == "social" and self.catalogue.social_points:
             self.choice = AwardChoice(
                 "social", "", hub_id, _("Social post"), self.catalogue.social_points
@@ -230,6 +236,9 @@ class HubScreen(Screen[None]):
         self._show_choice()
 
     def _show_choice(self, budget: int | None = None) -> None:
+        if budget is not None:
+            self.budget = budget
+        budget = self.budget
         text = Text()
         if self.choice is None:
             text.append(_("Nothing chosen: press ctrl+o to choose what to award."), style="bold")
@@ -243,10 +252,12 @@ class HubScreen(Screen[None]):
     def action_choose(self) -> None:
         if self.catalogue is None:
             return
+        staff = getattr(station_app(self), "staff", None)
+        own = staff.hubs[0] if staff and staff.hubs else ""
         hub_id = (
             self.choice.hub_id
             if self.choice
-            else (self.catalogue.hubs[0][0] if self.catalogue.hubs else "")
+            else own or (self.catalogue.hubs[0][0] if self.catalogue.hubs else "")
         )
         self.app.push_screen(AwardPicker(self.catalogue, hub_id), self._chosen)
 
@@ -265,7 +276,12 @@ class HubScreen(Screen[None]):
         stations.save_preferences(
             app.store,
             app.station,
-            {"award_kind": choice.kind, "award_key": choice.key, "hub": choice.hub_id},
+            {
+                "award_kind": choice.kind,
+                "award_key": choice.key,
+                "hub": choice.hub_id,
+                "points": str(choice.points),
+            },
         )
 
     # -- taps -------------------------------------------------------------------------------
@@ -330,6 +346,8 @@ class HubScreen(Screen[None]):
             self._confirm(Text(describe_error(worker.error)), "error")
             if worker.group == "hub-award":
                 station_app(self).flash(False)
+                if self.choice:
+                    self.refresh_stats(self.choice.hub_id)  # the refusal counts in the numbers
             return
         if event.state != WorkerState.SUCCESS:
             return

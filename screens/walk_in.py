@@ -46,6 +46,15 @@ class WalkInScreen(ModalScreen[int | None]):
             )
             yield Static(_("Enter moves on; ctrl+o registers; Esc cancels."), id="walk-hint")
 
+    @on(Input.Changed)
+    def _edited(self) -> None:
+        # A corrected e-mail is a new registration, not the person the old one belonged to.
+        if self.existing is not None:
+            self.existing = None
+            self.query_one("#walk-hint", Static).update(
+                _("Enter moves on; ctrl+o registers; Esc cancels.")
+            )
+
     @on(Input.Submitted)
     def _next_field(self, event: Input.Submitted) -> None:
         if event.input.id == "walk-company":

@@ -7,6 +7,7 @@ import hashlib
 from sqlalchemy import insert, select
 
 from store.models import Account, Attendee, Band
+from store.search import index_attendees
 from store.service import Store
 
 
@@ -44,6 +45,10 @@ def add_attendee(
                 kind="attendee", attendee_id=attendee_id, balance=0, floor=0
             )
         )
+        # Search keys too, so that tests find people by name as the desk does.
+        index_attendees(
+            conn, [(int(attendee_id), name, f"{code.lower()}@example.test", "Test Co", code)]
+        )
         if band_uid:
             conn.execute(
                 insert(Band.__table__).values(  # type: ignore[attr-defined]
@@ -68,3 +73,10 @@ def account_of(store: Store, attendee_id: int) -> int:
                 )
             ).scalar_one()
         )
+
+
+def attendee_id_by_name(store: Store, name: str) -> int:
+    """The id of the (only) attendee called ``name``."""
+    table = Attendee.__table__  # type: ignore[attr-defined]
+    with store.db.read() as conn:
+        return int(conn.execute(select(table.c.id).where(table.c.name == name)).scalar_one())
