@@ -8,18 +8,29 @@ transfer.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Table, bindparam, select
+from sqlalchemy import Connection, Engine, Table, bindparam, select, text
+from sqlalchemy.exc import DBAPIError
 
+from store import codec
 from store.bands import state_text
-from store.context import Actor
+from store.context import Actor, correlation
+from store.engine import unavailable
 from store.errors import NotFound, Refused
 from store.i18n import _
-from store.ledger import account_t, balance_of, post_transfer, system_account_id, transfer_t
-from store.models import Attendee, Band
+from store.ledger import (
+    account_t,
+    balance_of,
+    insert_ignore,
+    post_transfer,
+    system_account_id,
+    transfer_t,
+)
+from store.models import Attendee, Band, Station
 from store.service import Store
 
 __all__ = [
@@ -37,6 +48,7 @@ __all__ = [
 
 attendee_t: Table = Attendee.__table__  # type: ignore[attr-defined]
 band_t: Table = Band.__table__  # type: ignore[attr-defined]
+station_t: Table = Station.__table__  # type: ignore[attr-defined]
 
 #: Transfer codes a staff member may use when awarding or spending.
 AWARD_CODES = frozenset({"quiz", "activity", "social", "cool", "pre-event", "quest", "bonus"})
@@ -157,6 +169,10 @@ def award(
         raise Refused(_("Points to award must be more than zero."), reason="bad_amount")
     if code not in AWARD_CODES:
         raise ValueError(f"unknown award code {code!r}")
+    if store.db.dialect == "postgresql":
+        fast = _award_in_one_statement(store, actor, uid, amount, code, reference)
+        if fast is not None:
+            return fast
 
     def work(conn: Connection, now: datetime) -> AwardResult:
         holder = require_active_band(conn, uid)
@@ -178,6 +194,105 @@ def award(
         )
 
     return store.run(actor, "award", work, AwardResult)
+
+
+#: The whole award as one statement (PostgreSQL's data-modifying CTEs): claim the operation id,
+#: move both balances, write the transfer and advance the station's counter in one round trip.
+#: Every part depends on the band's active holder and on the claim, so when either is missing
+#: nothing at all is written and the caller falls back to the step-by-step path, which explains
+#: the refusal or returns a retried operation's first result.
+_AWARD_CTE = text(
+    """
+    WITH holder AS (
+        SELECT a.id AS attendee_id, a.name, c.id AS account_id
+        FROM band b
+        JOIN attendee a ON a.id = b.attendee_id
+        JOIN account c ON c.attendee_id = a.id
+        WHERE b.uid = :uid AND b.state = 'active'
+    ), op AS (
+        INSERT INTO operation (op_id, kind, station, staff, correlation_id, created_at, result)
+        SELECT :op_id, 'award', :station, :staff, :correlation_id, now(), '' FROM holder
+        ON CONFLICT DO NOTHING
+        RETURNING created_at
+    ), moved AS (
+        UPDATE account
+        SET balance = account.balance
+            + CASE WHEN account.id = h.account_id THEN :amount ELSE -:amount END
+        FROM holder h, op
+        WHERE account.id IN (:issuer, h.account_id)
+        RETURNING account.id, account.balance
+    ), posted AS (
+        INSERT INTO transfer (op_id, seq, debit_account_id, credit_account_id, amount, code,
+                              reference, station, staff, correlation_id, created_at)
+        SELECT :op_id, 0, :issuer, h.account_id, :amount, :code, :reference, :station, :staff,
+               :correlation_id, op.created_at
+        FROM holder h, op
+        RETURNING id
+    ), advanced AS (
+        UPDATE station SET change_seq = change_seq + 1
+        WHERE name = :station AND EXISTS (SELECT 1 FROM op)
+    )
+    SELECT h.attendee_id, h.name,
+           (SELECT id FROM posted) AS transfer_id,
+           (SELECT balance FROM moved WHERE moved.id = h.account_id) AS balance,
+           (SELECT created_at FROM op) AS created_at
+    FROM holder h
+    """
+)
+
+#: Per engine, the stations whose row is known to exist (the statement only updates it).
+_stations_seen: weakref.WeakKeyDictionary[Engine, set[str]] = weakref.WeakKeyDictionary()
+
+
+def _award_in_one_statement(
+    store: Store, actor: Actor, uid: str, amount: int, code: str, reference: str
+) -> AwardResult | None:
+    """The common case of :func:`award` on PostgreSQL in one round trip, or None to fall back."""
+    with correlation(actor.correlation_id):
+        try:
+            seen = _stations_seen.setdefault(store.db.engine, set())
+            if actor.station not in seen:
+                with store.db.write() as conn:
+                    system_account_id(conn, "issuer", actor.station)
+                    conn.execute(
+                        insert_ignore(conn, station_t).values(
+                            name=actor.station, reader_state="", change_seq=0
+                        )
+                    )
+                seen.add(actor.station)
+            with store.db.write() as conn:
+                issuer = system_account_id(conn, "issuer", actor.station)
+                row = conn.execute(
+                    _AWARD_CTE,
+                    {
+                        "uid": uid,
+                        "op_id": actor.op_id,
+                        "station": actor.station,
+                        "staff": actor.staff,
+                        "correlation_id": actor.correlation_id,
+                        "amount": amount,
+                        "issuer": issuer,
+                        "code": code,
+                        "reference": reference,
+                    },
+                ).first()
+                if row is None or row.transfer_id is None:
+                    return None  # nothing was written: no active holder, or a retried op id
+                result = AwardResult(
+                    int(row.transfer_id),
+                    int(row.attendee_id),
+                    str(row.name),
+                    amount,
+                    int(row.balance),
+                    row.created_at.astimezone(UTC),
+                )
+                conn.execute(_SAVE_AWARD, {"op_id": actor.op_id, "result": codec.dump(result)})
+        except DBAPIError as exc:
+            raise unavailable(store.db.url, exc) from exc
+    return result
+
+
+_SAVE_AWARD = text("UPDATE operation SET result = :result WHERE op_id = :op_id")
 
 
 def spend(

@@ -123,6 +123,18 @@ def _run_processes(url: str, uids: list[str], processes: int, seconds: float) ->
     return total / elapsed, sum(r.user_errors for r in results)
 
 
+def _raw_award_sql() -> str:
+    """store.points' award statement in psycopg's parameter style."""
+    import re
+
+    from store.points import _AWARD_CTE
+
+    return re.sub(r"(?<!:):([a-z_]+)", r"%(\1)s", _AWARD_CTE.text)
+
+
+_RAW_AWARD = _raw_award_sql()
+
+
 def _raw_worker(args: tuple[str, str, list[str], float, int]) -> int:
     """The award's transaction shape in plain psycopg: the reference point for the ORM's cost."""
     import psycopg
@@ -143,8 +155,9 @@ def _raw_worker(args: tuple[str, str, list[str], float, int]) -> int:
         )
         issuer = cur.fetchone()[0]  # type: ignore[index]
         cur.execute(
-            "INSERT INTO station (name, reader_state, change_seq) VALUES (%s, '', 0) ON CONFLICT DO NOTHING",
-            (station + "-raw",),
+            "INSERT INTO station (name, reader_state, change_seq, preferences) "
+            "VALUES (%s, '', 0, '') ON CONFLICT DO NOTHING",
+            (station,),
         )
         conn.commit()
         deadline = time.perf_counter() + seconds
@@ -152,37 +165,24 @@ def _raw_worker(args: tuple[str, str, list[str], float, int]) -> int:
             op = uuid.uuid4().hex
             uid = rng.choice(uids)
             amount = rng.randint(1, 20)
-            # The same shape as store.points.award: claim the operation (and read the clock),
-            # find the band's holder, move both balances in one guarded UPDATE, insert the
-            # transfer, save the result, advance the station's change counter.
+            # The same shape as store.points.award on PostgreSQL: the one statement (claim,
+            # both balances, the transfer, the station's counter), then the saved result.
             cur.execute(
-                "INSERT INTO operation (op_id, kind, station, staff, correlation_id, created_at, result) "
-                "VALUES (%s, 'award', %s, 'bench', %s, now(), '') ON CONFLICT DO NOTHING "
-                "RETURNING op_id, created_at",
-                (op, station, op),
+                _RAW_AWARD,
+                {
+                    "uid": uid,
+                    "op_id": op,
+                    "station": station,
+                    "staff": "bench",
+                    "correlation_id": op,
+                    "amount": amount,
+                    "issuer": issuer,
+                    "code": "activity",
+                    "reference": "",
+                },
             )
-            cur.execute(
-                "SELECT b.state, a.id, a.name, c.id FROM band b JOIN attendee a ON a.id = b.attendee_id "
-                "JOIN account c ON c.attendee_id = a.id WHERE b.uid = %s",
-                (uid,),
-            )
-            account = cur.fetchone()[3]  # type: ignore[index]
-            cur.execute(
-                "UPDATE account SET balance = balance + CASE WHEN id = %s THEN %s ELSE -%s END "
-                "WHERE id IN (%s, %s) AND (id = %s OR floor IS NULL OR balance - %s >= floor) "
-                "RETURNING id, balance",
-                (account, amount, amount, issuer, account, account, amount),
-            )
-            cur.execute(
-                "INSERT INTO transfer (op_id, seq, debit_account_id, credit_account_id, amount, code, "
-                "reference, station, staff, correlation_id, created_at) "
-                "VALUES (%s, 0, %s, %s, %s, 'activity', '', %s, 'bench', %s, now()) RETURNING id",
-                (op, issuer, account, amount, station, op),
-            )
+            cur.fetchone()
             cur.execute("UPDATE operation SET result = %s WHERE op_id = %s", ("{}", op))
-            cur.execute(
-                "UPDATE station SET change_seq = change_seq + 1 WHERE name = %s", (station + "-raw",)
-            )
             conn.commit()
             done += 1
     return done

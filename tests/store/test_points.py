@@ -201,3 +201,14 @@ def test_wedge_reads_resolve_to_bound_bands_or_are_refused(store: Store) -> None
     # Either byte order: the one that is a known band wins; else the first (a new band).
     assert resolve_wedge_read(store, ("80E5D4C3B2A104", "04A1B2C3D4E580"), None) == "04A1B2C3D4E580"
     assert resolve_wedge_read(store, ("1C78F2BF", "BFF2781C"), None) == "1C78F2BF"
+
+
+def test_each_award_advances_the_change_sequence_once(store: Store) -> None:
+    add_attendee(store, band_uid=UID)
+    before = store.change_seq()
+    actor = hub()
+    award(store, actor, UID, 5, "activity")
+    award(store, actor, UID, 5, "activity")  # a retry: no change
+    award(store, actor.next_action(), UID, 5, "activity")
+    assert store.change_seq() == before + 2
+    assert store.verify().ok
