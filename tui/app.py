@@ -74,6 +74,7 @@ class TapdeskApp(App[None]):
         event_name: str | None = None,
         heartbeat: bool = True,
         demo_pins: dict[str, str] | None = None,
+        flash_seconds: float = 0.7,
     ) -> None:
         super().__init__()
         self.store = store
@@ -84,6 +85,7 @@ class TapdeskApp(App[None]):
         self._initial_role = role
         self._heartbeat_enabled = heartbeat
         self._demo_pins = demo_pins
+        self._flash_seconds = flash_seconds
         self.staff: StaffInfo | None = None
         self.set_reactive(TapdeskApp.event_name, event_name)
 
@@ -205,11 +207,13 @@ class TapdeskApp(App[None]):
         Every reader gets it (most cannot beep or light up under nfcpy); it says "done" or
         "look at the screen" to someone whose eyes are on the queue.
         """
+        if self._flash_seconds <= 0:
+            return
         screen = self.screen
         name = "-flash-ok" if ok else "-flash-fail"
         screen.remove_class("-flash-ok", "-flash-fail")
         screen.add_class(name)
-        self.set_timer(0.7, lambda: screen.remove_class(name))
+        self.set_timer(self._flash_seconds, lambda: screen.remove_class(name))
 
     def simulate_tap(self, uid: str) -> None:
         """Place ``uid`` on the simulated reader."""

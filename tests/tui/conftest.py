@@ -48,7 +48,8 @@ def make_app(people_store: Store) -> AppFactory:
             role=role,
             event_name="Make IT Real 2026",
             heartbeat=False,
-            **kwargs,  # type: ignore[arg-type]
+            # No flash unless a test asks for it: a snapshot must never catch one mid-way.
+            **({"flash_seconds": 0.0} | kwargs),  # type: ignore[arg-type]
         )
 
     return build

@@ -202,7 +202,7 @@ async def test_emulated_tap_reaches_the_active_screen(
 
 
 async def test_a_tap_flashes_the_screen(make_app: AppFactory) -> None:
-    app = make_app(role="bands")
+    app = make_app(role="bands", flash_seconds=0.7)
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot)
         app.post_message(
