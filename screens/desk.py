@@ -8,6 +8,7 @@ band is bound the field is ready for the next person without a key press.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
@@ -142,7 +143,8 @@ class DeskScreen(Screen[None]):
             self.notify(_("Find the person first."), severity="warning")
             return
         app = station_app(self)
-        self.run_op(lambda: desk.check_in(app.store, app.actor(), self.card_id()), "check_in")
+        attendee = self.card_id()  # now, not when the thread runs: the card may change
+        self.run_op(lambda: desk.check_in(app.store, app.actor(), attendee))
 
     def action_next_colour(self) -> None:
         if self.checked_in is None or self.card is None:
@@ -152,13 +154,12 @@ class DeskScreen(Screen[None]):
         current = ids.index(self.checked_in.colour_id) if self.checked_in.colour_id in ids else -1
         colour = ids[(current + 1) % len(ids)]
         app = station_app(self)
-        self.run_op(
-            lambda: desk.override_colour(app.store, app.actor(), self.card_id(), colour), "colour"
-        )
+        attendee = self.card_id()
+        self.run_op(lambda: desk.override_colour(app.store, app.actor(), attendee, colour))
 
     def action_undo(self) -> None:
         app = station_app(self)
-        self.run_op(lambda: desk.undo_last_check_in(app.store, app.actor()), "undo")
+        self.run_op(lambda: desk.undo_last_check_in(app.store, app.actor()))
 
     def action_walk_in(self) -> None:
         from screens.walk_in import WalkInScreen
@@ -188,15 +189,14 @@ class DeskScreen(Screen[None]):
         if self.checked_in is not None and self.card is not None:
             uid, attendee = message.uid, self.card_id()
             actor = app.actor(message.correlation_id)
-            self.run_op(lambda: desk.bind_band(app.store, actor, attendee, uid), "bind")
+            self.run_op(lambda: desk.bind_band(app.store, actor, attendee, uid))
         else:
             actor = app.actor(message.correlation_id)
-            self.run_op(lambda: app.store.identify_band(actor, message.uid), "identify")
+            self.run_op(lambda: app.store.identify_band(actor, message.uid))
 
     @work(thread=True, group="desk-op", exit_on_error=False)
-    def run_op(self, call: object, name: str) -> object:
-        """Run one store operation in a thread; the result is rendered by its ``name``."""
-        assert callable(call)
+    def run_op(self, call: Callable[[], object]) -> object:
+        """Run one store operation in a thread; the result is rendered by its type."""
         return call()
 
     # -- rendering ----------------------------------------------------------------------------

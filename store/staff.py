@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Table, func, select
 
@@ -48,16 +49,16 @@ class StaffInfo:
     attendee_code: str | None
 
 
-def _info(row: object) -> StaffInfo:
-    r = row  # a Row with the staff_member columns
+def _info(row: Any) -> StaffInfo:
+    """A staff_member row as the frozen result screens get."""
     return StaffInfo(
-        id=r.id,  # type: ignore[attr-defined]
-        name=r.name,  # type: ignore[attr-defined]
-        roles=tuple(x for x in r.roles.split(";") if x),  # type: ignore[attr-defined]
-        hubs=tuple(x for x in (r.hubs or "").split(";") if x),  # type: ignore[attr-defined]
-        has_pin=r.pin_hash is not None,  # type: ignore[attr-defined]
-        has_band=r.band_uid is not None,  # type: ignore[attr-defined]
-        attendee_code=r.attendee_code,  # type: ignore[attr-defined]
+        id=row.id,
+        name=row.name,
+        roles=tuple(x for x in row.roles.split(";") if x),
+        hubs=tuple(x for x in (row.hubs or "").split(";") if x),
+        has_pin=row.pin_hash is not None,
+        has_band=row.band_uid is not None,
+        attendee_code=row.attendee_code,
     )
 
 
