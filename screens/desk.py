@@ -8,6 +8,7 @@ band is bound the field is ready for the next person without a key press.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -23,6 +24,7 @@ from textual.worker import Worker, WorkerState
 
 from hardware.uid import normalise_uid
 from screens.station import describe_error
+from screens.walk_in import WalkInScreen, field_text
 from store import desk, search
 from store.i18n import _, current_language, ngettext
 from store.invites import parse_scan
@@ -36,6 +38,9 @@ from tui.widgets import StationHeader
 __all__ = ["DeskScreen"]
 
 log = logging.getLogger("tapdesk.ui")
+
+#: Seconds within which a second ctrl+z confirms an undo.
+UNDO_CONFIRM_SECONDS = 4.0
 
 
 class DeskScreen(Screen[None]):
@@ -57,6 +62,7 @@ class DeskScreen(Screen[None]):
         self.card: desk.AttendeeCard | None = None
         self.checked_in: desk.CheckInResult | None = None
         self.colour_ids: tuple[str, ...] = ()
+        self._undo_armed = 0.0
 
     def compose(self) -> ComposeResult:
         yield StationHeader()
@@ -102,10 +108,9 @@ class DeskScreen(Screen[None]):
             event.input.clear()
             station_app(self).scan_band(text)
             return
-        results = self.query_one("#results", OptionList)
-        index = results.highlighted if results.highlighted is not None else 0
-        if results.option_count:
-            self._open_option(results.get_option_at_index(index).id)
+        # Open the first person for exactly this text: the list on screen may still show the
+        # results of an earlier key (a scanner or a fast typist is quicker than the search).
+        self.open_first(text)
 
     @on(OptionList.OptionSelected, "#results")
     def _picked(self, event: OptionList.OptionSelected) -> None:
@@ -123,6 +128,15 @@ class DeskScreen(Screen[None]):
         if found is None:
             raise LookupError(code)
         return found
+
+    @work(thread=True, group="desk-card", exclusive=True, exit_on_error=False)
+    def open_first(self, text: str) -> desk.AttendeeCard:
+        """The first person the search finds for ``text`` (runs in a thread)."""
+        store = station_app(self).store
+        hits = search.search_attendees(store, text, limit=1)
+        if not hits:
+            raise LookupError(text)
+        return desk.attendee_card(store, hits[0].attendee_id)
 
     @work(thread=True, group="desk-card", exclusive=True, exit_on_error=False)
     def open_attendee(self, attendee_id: int) -> desk.AttendeeCard:
@@ -158,12 +172,19 @@ class DeskScreen(Screen[None]):
         self.run_op(lambda: desk.override_colour(app.store, app.actor(), attendee, colour))
 
     def action_undo(self) -> None:
+        # Twice within a few seconds: an undo takes back a check-in, a band and points.
+        now = time.monotonic()
+        if now - self._undo_armed > UNDO_CONFIRM_SECONDS:
+            self._undo_armed = now
+            self.notify(
+                _("Press ctrl+z again to undo this desk's last check-in."), severity="warning"
+            )
+            return
+        self._undo_armed = 0.0
         app = station_app(self)
         self.run_op(lambda: desk.undo_last_check_in(app.store, app.actor()))
 
     def action_walk_in(self) -> None:
-        from screens.walk_in import WalkInScreen
-
         self.app.push_screen(WalkInScreen(), self._walked_in)
 
     def _walked_in(self, attendee_id: int | None) -> None:
@@ -207,16 +228,37 @@ class DeskScreen(Screen[None]):
             if worker.group == "desk-search":
                 return
             if isinstance(worker.error, LookupError) and worker.group == "desk-card":
+                what = worker.error.args[0] if worker.error.args else ""
                 self._card(
-                    Text(_("No invitation with that code. Search by name instead.")), "error"
+                    Text(
+                        _(
+                            "Nobody found for “{text}”: check it, or search by name or e-mail."
+                        ).format(text=what)
+                    ),
+                    "error",
                 )
+                self._focus_scan()
+                return
+            if self.checked_in is not None and worker.group == "desk-op":
+                # A refused band while the colour shows: keep the colour, say why, and wait for
+                # another band.
+                self.query_one("#colour-hint", Static).update(
+                    describe_error(worker.error)
+                    + "\n"
+                    + _("Tap another band, or Esc for the next person.")
+                )
+                station_app(self).flash(False)
+                self._focus_scan()
                 return
             self._card(Text(describe_error(worker.error)), "error")
             station_app(self).flash(False)
+            self._focus_scan()
             return
         if event.state != WorkerState.SUCCESS:
             return
         result = worker.result
+        if worker.group != "desk-search":
+            self._focus_scan()
         if worker.group == "desk-search" and isinstance(result, tuple):
             self._show_hits(result)
         elif worker.group == "desk-card":
@@ -252,7 +294,7 @@ class DeskScreen(Screen[None]):
         self._show_colour(False)
         text = Text()
         text.append(f"{card.name}\n", style="bold")
-        text.append(f"{card.company}  ·  {card.field}\n")
+        text.append(f"{card.company}  ·  {field_text(card.field)}\n")
         if card.tags:
             text.append(_("Interests: {tags}").format(tags=", ".join(card.tags)) + "\n")
         text.append(_("Registered via: {via}").format(via=card.registered_via or "—") + "\n")
@@ -307,9 +349,11 @@ class DeskScreen(Screen[None]):
                 colour = result.colour_name_ru
             self.query_one("#colour-name", BigText).text = colour
             self.query_one("#colour-hint", Static).update(
-                _("{name}: hand a {colour} band and tap it now.  ctrl+b: other colour").format(
+                _("{name}: colour {colour} — hand out a band and tap it now.").format(
                     name=result.name, colour=colour
                 )
+                + "  "
+                + _("ctrl+b: other colour")
             )
 
     def _bound(self, result: desk.BindResult) -> None:
@@ -330,6 +374,11 @@ class DeskScreen(Screen[None]):
         scan.clear()
         scan.focus()
         self.query_one("#results", OptionList).clear_options()
+
+    def _focus_scan(self) -> None:
+        """The scan field takes the next scan or key, whatever was focused before."""
+        if self.app.screen is self:
+            self.query_one("#scan", Input).focus()
 
     def _card(self, text: Text, style: str) -> None:
         card = self.query_one("#card", Static)

@@ -163,6 +163,23 @@ class AwardPicker(ModalScreen[AwardChoice | None]):
         self.dismiss(None)
 
 
+def refusal_text(reason: str) -> str:
+    """A refusal reason in the staff member's language (for the hub keeper's numbers)."""
+    return {
+        "activity_limit": _("limit reached"),
+        "cooldown": _("cool-down"),
+        "already_answered": _("answered before"),
+        "social_limit": _("social points given before"),
+        "cool_budget": _("cool budget used up"),
+        "cool_rate": _("too many cool awards a minute"),
+        "self_award": _("own band"),
+        "unbound_band": _("unbound band"),
+        "band_blocked": _("blocked band"),
+        "band_lost": _("lost band"),
+        "band_returned": _("returned band"),
+    }.get(reason, reason)
+
+
 class HubScreen(Screen[None]):
     """Tap to award what is chosen; the last awards and the hub's numbers below."""
 
@@ -240,13 +257,20 @@ class HubScreen(Screen[None]):
             self.budget = budget
         budget = self.budget
         text = Text()
+        hub_names = dict(self.catalogue.hubs) if self.catalogue else {}
+        here = self.choice.hub_id if self.choice else ""
+        if not here:
+            staff = getattr(station_app(self), "staff", None)
+            here = staff.hubs[0] if staff and staff.hubs else ""
+        if here:
+            text.append(_("Hub: {hub}").format(hub=hub_names.get(here, here)) + "   ", style="bold")
         if self.choice is None:
             text.append(_("Nothing chosen: press ctrl+o to choose what to award."), style="bold")
         else:
             text.append(_("Each tap awards: "))
             text.append(f"{self.choice.label}", style="bold")
         if budget is not None:
-            text.append("    " + _("cool budget left today: {points}").format(points=budget))
+            text.append("   " + _("cool budget: {points}").format(points=budget))
         self.query_one("#hub-choice", Static).update(text)
 
     def action_choose(self) -> None:
@@ -264,8 +288,20 @@ class HubScreen(Screen[None]):
     def _chosen(self, choice: AwardChoice | None) -> None:
         if choice is None:
             return
+        if choice.kind == "cool" and self.budget is not None and choice.points > self.budget:
+            self._confirm(
+                Text(
+                    _(
+                        "Your cool budget has {left} points left today: choose {points} or less."
+                    ).format(left=self.budget, points=self.budget)
+                ),
+                "error",
+            )
+            return
         self.choice = choice
         self._show_choice()
+        self._confirm(Text(_("Ready: each tap awards {what}.").format(what=choice.label)), "")
+        self.refresh_stats(choice.hub_id)
         self.remember(choice)
         self.query_one("#scan", Input).focus()
 
@@ -342,6 +378,10 @@ class HubScreen(Screen[None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
+        if event.state in (WorkerState.SUCCESS, WorkerState.ERROR) and self.app.screen is self:
+            # The scan field takes the next band typed by a wedge reader, whatever had focus
+            # (the awards table after choosing a row to undo, for instance).
+            self.query_one("#scan", Input).focus()
         if event.state == WorkerState.ERROR:
             self._confirm(Text(describe_error(worker.error)), "error")
             if worker.group == "hub-award":
@@ -396,9 +436,9 @@ class HubScreen(Screen[None]):
         table.clear()
         for award in self.awards:
             table.add_row(
-                award.at.astimezone().strftime("%H:%M:%S"),
-                award.name,
-                award.what[:30],
+                station_app(self).local_time(award.at),
+                Text(award.name),
+                Text(award.what[:40]),
                 f"+{award.points}",
                 str(award.balance),
             )
@@ -408,7 +448,7 @@ class HubScreen(Screen[None]):
         text.append(_("Today at this hub") + "\n", style="bold")
         text.append(_("Visitors: {n}").format(n=stats.visitors) + "\n")
         for name, count, points in stats.points_by_activity[:5]:
-            text.append(f"  {name[:24]}: {count} × → {points}\n")
+            text.append(f"  {name[:22]}  {count}× +{points}\n")
         if stats.top_attendees:
             text.append(_("Top here:") + "\n", style="bold")
             for name, points in stats.top_attendees:
@@ -416,13 +456,14 @@ class HubScreen(Screen[None]):
         if stats.refusals:
             text.append(_("Refusals:") + "\n", style="bold")
             for reason, count in stats.refusals:
-                text.append(f"  {reason}: {count}\n")
+                text.append(f"  {refusal_text(reason)}: {count}\n")
         self.query_one("#stats", Static).update(text)
 
     def _confirm(self, text: Text, style: str, big: str = "") -> None:
         confirm = self.query_one("#confirm", Horizontal)
         confirm.remove_class("ok", "warn", "error")
-        confirm.add_class(style)
+        if style:
+            confirm.add_class(style)
         points = self.query_one("#confirm-points", BigText)
         points.text = big
         points.display = bool(big)

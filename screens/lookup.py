@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -24,6 +25,27 @@ from tui.protocols import station_app
 __all__ = ["LookupScreen"]
 
 
+def transfer_reason(code: str, reference: str) -> str:
+    """Why points moved, in words (the reference without its internal prefix)."""
+    _kind, _sep, rest = reference.partition(":")
+    words = {
+        "activity": _("Activity"),
+        "quiz": _("Quiz"),
+        "social": _("Social post"),
+        "cool": _("For being cool"),
+        "pre-event": _("Pre-event points"),
+        "prize": _("Prize"),
+        "instalment": _("Instalment"),
+        "correction": _("Correction"),
+    }
+    label = words.get(code, code)
+    if code in ("activity", "quiz", "prize") and rest:
+        return f"{label}: {rest}"
+    if code == "correction":
+        return f"{label}: {reference.removeprefix('undo:')}" if reference else label
+    return label
+
+
 class LookupScreen(ModalScreen[None]):
     """Search by name (or tap the band); Enter shows the person's statement. Esc closes."""
 
@@ -40,7 +62,7 @@ class LookupScreen(ModalScreen[None]):
             yield Input(placeholder=_("name, e-mail or code"), id="lookup-search")
             yield OptionList(id="lookup-hits")
             yield Static("", id="lookup-who")
-            table: DataTable[str] = DataTable(id="lookup-transfers", cursor_type="row")
+            table: DataTable[str | Text] = DataTable(id="lookup-transfers", cursor_type="row")
             yield table
 
     def on_mount(self) -> None:
@@ -117,15 +139,15 @@ class LookupScreen(ModalScreen[None]):
         elif worker.group == "lookup-statement" and isinstance(result, tuple):
             name, lines = result
             self.query_one("#lookup-who", Static).update(name)
-            table = self.query_one("#lookup-transfers", DataTable)
+            table: DataTable[str | Text] = self.query_one("#lookup-transfers", DataTable)
             table.clear()
             for line in lines:
                 table.add_row(
-                    line.at.astimezone().strftime("%d.%m %H:%M"),
+                    station_app(self).local_time(line.at, "%d.%m %H:%M"),
                     f"{line.amount:+d}",
-                    f"{line.code} {line.reference}"[:40],
-                    line.station,
-                    line.staff or "—",
+                    Text(transfer_reason(line.code, line.reference)[:48]),
+                    Text(line.station),
+                    Text(line.staff or "—"),
                 )
 
     def action_to_list(self) -> None:

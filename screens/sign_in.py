@@ -67,7 +67,8 @@ class SignInScreen(Screen[None]):
         pin.disabled = False
         pin.clear()
         pin.focus()
-        self._say(_("Type your PIN and press Enter."))
+        name = str(event.option.prompt).split("  —  ")[0]
+        self._say(_("{name}: type your PIN and press Enter.").format(name=name))
 
     @on(Input.Submitted, "#pin")
     def _pin_typed(self, event: Input.Submitted) -> None:

@@ -17,9 +17,20 @@ from store import desk
 from store.i18n import _
 from tui.protocols import station_app
 
-__all__ = ["WalkInScreen"]
+__all__ = ["WalkInScreen", "field_text"]
 
 FIELDS = ("development", "management", "qa", "design", "other")
+
+
+def field_text(field: str) -> str:
+    """An attendee's field in the staff member's language."""
+    return {
+        "development": _("development"),
+        "management": _("management"),
+        "qa": _("QA"),
+        "design": _("design"),
+        "other": _("other"),
+    }.get(field, field)
 
 
 class WalkInScreen(ModalScreen[int | None]):
@@ -41,8 +52,12 @@ class WalkInScreen(ModalScreen[int | None]):
             yield Input(placeholder=_("Name"), id="walk-name")
             yield Input(placeholder=_("E-mail"), id="walk-email")
             yield Input(placeholder=_("Company"), id="walk-company")
+            yield Static(_("Field (it chooses the band's colour):"))
             yield Select(
-                [(f, f) for f in FIELDS], value="other", allow_blank=False, id="walk-field"
+                [(field_text(f), f) for f in FIELDS],
+                value="other",
+                allow_blank=False,
+                id="walk-field",
             )
             yield Static(_("Enter moves on; ctrl+o registers; Esc cancels."), id="walk-hint")
 
@@ -57,10 +72,8 @@ class WalkInScreen(ModalScreen[int | None]):
 
     @on(Input.Submitted)
     def _next_field(self, event: Input.Submitted) -> None:
-        if event.input.id == "walk-company":
-            self.action_register()
-        else:
-            self.focus_next()
+        # Enter moves on, as the hint says; ctrl+o registers (from any field).
+        self.focus_next()
 
     def action_register(self) -> None:
         if self.existing is not None:

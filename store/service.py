@@ -360,6 +360,12 @@ class Store:
         with self.db.read() as conn:
             return conn.execute(select(event_t.c.name).order_by(event_t.c.id).limit(1)).scalar()
 
+    def event_timezone(self) -> str:
+        """The loaded event's time zone ("UTC" when no event is loaded)."""
+        with self.db.read() as conn:
+            zone = conn.execute(select(event_t.c.timezone).order_by(event_t.c.id).limit(1)).scalar()
+        return str(zone or "UTC")
+
     def audit_trail(self, correlation_id: str) -> tuple[dict[str, Any], ...]:
         """The audit rows written under one correlation id."""
         with self.db.read() as conn:

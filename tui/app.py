@@ -6,6 +6,7 @@ import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from textual import work
 from textual.app import App
@@ -86,12 +87,17 @@ class TapdeskApp(App[None]):
         self._heartbeat_enabled = heartbeat
         self._demo_pins = demo_pins
         self._flash_seconds = flash_seconds
+        self._zone = ZoneInfo("UTC")
         self.staff: StaffInfo | None = None
         self.set_reactive(TapdeskApp.event_name, event_name)
 
     # -- start and stop ---------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        try:
+            self._zone = ZoneInfo(self.store.event_timezone())
+        except (ZoneInfoNotFoundError, DomainError):
+            log.warning("event time zone unavailable; showing UTC")
         self.register_theme(TAPDESK_THEME)
         self.theme = TAPDESK_THEME.name
         self.push_screen(SignInScreen(self._demo_pins))
@@ -200,6 +206,10 @@ class TapdeskApp(App[None]):
             self.call_later(self.notify, error.message, severity="error", timeout=8)
             return
         self.call_later(self._wedge_tap, uid)
+
+    def local_time(self, moment: datetime, fmt: str = "%H:%M:%S") -> str:
+        """A stored time as the event's clocks show it (the event's time zone, not the laptop's)."""
+        return moment.astimezone(self._zone).strftime(fmt)
 
     def flash(self, ok: bool) -> None:
         """A visible flash of the whole screen: green for success, red for a refusal.
@@ -329,6 +339,7 @@ class TapdeskApp(App[None]):
         self.record_sign_out(self.staff.id)
         self.staff = None
         self.staff_name = None
+        self.role = None  # the next person starts from their own roles
         while len(self.screen_stack) > 2:
             self.pop_screen()
         self.switch_screen(SignInScreen(self._demo_pins))

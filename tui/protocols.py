@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol, cast
 
 from textual.dom import DOMNode
@@ -31,6 +32,10 @@ class StationApp(Protocol):
 
     def scan_band(self, text: str) -> bool:
         """Treat text a wedge reader typed as a tap; False when it is not a band UID."""
+        ...
+
+    def local_time(self, moment: datetime, fmt: str = "%H:%M:%S") -> str:
+        """A stored time in the event's time zone."""
         ...
 
     def flash(self, ok: bool) -> None:

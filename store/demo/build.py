@@ -28,6 +28,8 @@ DEMO_ATTENDEES = Path(__file__).with_name("attendees.csv")
 DEMO_EVENT = Path(__file__).with_name("event.toml")
 DEMO_STATION = "demo-setup"
 DEMO_DESK = "desk-1"
+#: Who "checked in" the demo's first 300 people: a demo desk staff member from the event file.
+DEMO_DESK_STAFF = "Павел Смирнов"
 
 attendee_t: Table = Attendee.__table__  # type: ignore[attr-defined]
 band_t: Table = Band.__table__  # type: ignore[attr-defined]
@@ -85,7 +87,7 @@ def build_demo(store: Store, csv_path: Path = DEMO_ATTENDEES) -> DemoSummary:
                     "colour": r["colour"] or None,
                     "checked_in_at": now if r["band_uid"] else None,
                     "checked_in_station": DEMO_DESK if r["band_uid"] else None,
-                    "checked_in_staff": "demo" if r["band_uid"] else None,
+                    "checked_in_staff": DEMO_DESK_STAFF if r["band_uid"] else None,
                     "active": True,
                     "created_at": now,
                 }
@@ -127,7 +129,7 @@ def build_demo(store: Store, csv_path: Path = DEMO_ATTENDEES) -> DemoSummary:
                         "state_reason": "",
                         "state_at": now,
                         "state_station": DEMO_DESK,
-                        "state_staff": "demo",
+                        "state_staff": DEMO_DESK_STAFF,
                         "bound_at": now,
                     }
                 )
