@@ -54,6 +54,10 @@ class StationScreen(Screen[None]):
         with Vertical(id="station-body"):
             yield Static(role_title(self.role), classes="title")
             yield Input(placeholder=_("Tap a band — or type its UID and press Enter"), id="scan")
+            yield Static(
+                _("This station's own screen is not built yet: a tap shows whose band it is."),
+                classes="hint",
+            )
             yield Static(_("Waiting for a tap…"), id="card")
         yield Footer()
 
@@ -92,7 +96,10 @@ class StationScreen(Screen[None]):
         if found.state == "unbound":
             card.add_class("warn")
             text.append(_("Unbound band {uid}").format(uid=found.uid) + "\n", style="bold")
-            text.append(_("Nobody has this band: send them to the wristband table."))
+            if self.role == "bands":
+                text.append(_("Nobody has this band yet: it is bound at the registration desk."))
+            else:
+                text.append(_("Nobody has this band: send them to the wristband table."))
         elif found.attendee_id is None:
             card.add_class("warn")
             text.append(
