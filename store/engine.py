@@ -18,7 +18,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    NoSuchModuleError,
+    OperationalError,
+)
 
 from store.errors import DatabaseUnavailable
 from store.i18n import _
@@ -124,8 +131,18 @@ class Database:
             conn = self.engine.connect()
         except DBAPIError as exc:
             raise unavailable(self.url, exc) from exc
-        with conn:
-            yield conn
+        try:
+            with conn:
+                yield conn
+        except DBAPIError as exc:
+            # A lost connection (server restarted, Wi-Fi gone) becomes one plain message; the
+            # pool drops the dead connection, so the next call reconnects. Constraint errors
+            # are left to the operation, which knows what they mean.
+            if exc.connection_invalidated or (isinstance(
+                exc, (OperationalError, InterfaceError)
+            ) and not isinstance(exc, IntegrityError)):
+                raise unavailable(self.url, exc) from exc
+            raise
 
     def now(self, conn: Connection) -> datetime:
         """The database's clock, as an aware UTC datetime.

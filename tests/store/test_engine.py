@@ -138,3 +138,21 @@ def test_migrations_match_the_models(sqlite_url: str) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     db.dispose()
     assert diff == []
+
+
+@pytest.mark.postgres
+def test_a_dropped_connection_is_one_plain_message_then_recovers(pg_url: str) -> None:
+    """The server drops the station's connection (a restart, Wi-Fi): say so, then reconnect."""
+    store = Store.open(pg_url, migrate=False)
+    try:
+        with store.db.read() as conn:  # the station's one pooled connection
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        admin = make_database(pg_url)
+        with admin.write() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        admin.dispose()
+        with pytest.raises(DatabaseUnavailable, match="Cannot reach the database"):
+            store.change_seq()
+        assert store.change_seq() == 0  # the pool reconnected
+    finally:
+        store.close()
