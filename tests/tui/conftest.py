@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from hardware.sim import SimulatedReader
 from store.context import Actor
@@ -14,6 +15,10 @@ from store.eventfile import load_event
 from store.service import Store
 from tests.factories import add_attendee
 from tui.app import TapdeskApp
+
+# No cursor blink in tests: whether a snapshot catches the cursor on or off must not depend on
+# timing (the cursor stays visible).
+Input._toggle_cursor = lambda self: None  # type: ignore[method-assign]
 
 ANNA_UID = "04A1B2C3D4E580"
 ASEL_UID = "04B2C3D4E5F601"
