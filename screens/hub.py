@@ -378,9 +378,14 @@ class HubScreen(Screen[None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
-        if event.state in (WorkerState.SUCCESS, WorkerState.ERROR) and self.app.screen is self:
-            # The scan field takes the next band typed by a wedge reader, whatever had focus
-            # (the awards table after choosing a row to undo, for instance).
+        if (
+            event.state in (WorkerState.SUCCESS, WorkerState.ERROR)
+            and worker.group in ("hub-award", "hub-undo")
+            and self.app.screen is self
+        ):
+            # After an award or an undo the scan field takes the next band a wedge reader types,
+            # whatever had focus (the awards table after choosing a row to undo). A background
+            # refresh never moves the focus: someone may be choosing a row.
             self.query_one("#scan", Input).focus()
         if event.state == WorkerState.ERROR:
             self._confirm(Text(describe_error(worker.error)), "error")

@@ -910,11 +910,13 @@ def undo_last_check_in(store: Store, actor: Actor) -> UndoResult:
                 )
                 .values(posted_op_id=None)
             )
+        returned_uid: str | None = None
         if last.band_uid is not None:
-            conn.execute(
+            # The band the person wears now: the one bound here, or its replacement from the
+            # wristband table since then.
+            returned_uid = conn.execute(
                 update(band_t)
                 .where(
-                    band_t.c.uid == last.band_uid,
                     band_t.c.attendee_id == last.attendee_id,
                     band_t.c.state == "active",
                 )
@@ -925,7 +927,8 @@ def undo_last_check_in(store: Store, actor: Actor) -> UndoResult:
                     state_station=actor.station,
                     state_staff=actor.staff,
                 )
-            )
+                .returning(band_t.c.uid)
+            ).scalar()
         undone = conn.execute(
             update(check_in_t)
             .where(check_in_t.c.id == last.id, check_in_t.c.undone_at.is_(None))
@@ -951,13 +954,13 @@ def undo_last_check_in(store: Store, actor: Actor) -> UndoResult:
             now,
             "check_in_undone",
             str(last.attendee_id),
-            band=last.band_uid,
+            band=returned_uid,
             points=reversed_points,
             checked_in_at=last.at,
         )
         parts = [_("Check-in of {name} undone.").format(name=last.name)]
-        if last.band_uid is not None:
-            parts.append(_("Band {uid} returned.").format(uid=last.band_uid))
+        if returned_uid is not None:
+            parts.append(_("Band {uid} returned.").format(uid=returned_uid))
         if reversed_points:
             parts.append(
                 _("{points} pre-event points wait for the next band.").format(
@@ -968,7 +971,7 @@ def undo_last_check_in(store: Store, actor: Actor) -> UndoResult:
             attendee_id=last.attendee_id,
             name=last.name,
             checked_in_at=last.at,
-            band_uid=last.band_uid,
+            band_uid=returned_uid,
             points_reversed=reversed_points,
             at=now,
             message=" ".join(parts),

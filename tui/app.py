@@ -18,6 +18,7 @@ from textual.worker import get_current_worker
 from hardware import Reader, ReaderState, Tap
 from hardware.wedge import parse_wedge
 from screens import HelpScreen, RolePickerScreen, SimulatedTapScreen, StationScreen
+from screens.bands import BandsScreen
 from screens.desk import DeskScreen
 from screens.hub import HubScreen
 from screens.sign_in import SignInScreen
@@ -276,6 +277,8 @@ class TapdeskApp(App[None]):
             screen = DeskScreen()
         elif role == "hub":
             screen = HubScreen()
+        elif role == "bands":
+            screen = BandsScreen()
         else:
             screen = StationScreen(role)
         while len(self.screen_stack) > 2:

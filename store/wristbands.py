@@ -1,0 +1,404 @@
+"""The wristband table: look a band up, replace a lost one, take bands back at the end.
+
+Each writing function is one operation (:meth:`store.service.Store.run`). What two stations
+could race on is decided by the database:
+
+- a replacement blocks the old band by a guarded ``UPDATE ... WHERE state = 'active'`` BEFORE it
+  claims the new one (the partial unique index allows one active band per attendee), and claims
+  the new band as the desk does (``INSERT ... ON CONFLICT DO NOTHING`` or a guarded UPDATE of a
+  returned band), so of two stations replacing with the same new band exactly one wins and the
+  other's whole transaction, the block of its old band included, is rolled back;
+- a return is a guarded UPDATE of an active band.
+
+Blocking and unblocking are :func:`store.bands.block_band` and :func:`store.bands.unblock_band`.
+Points are never moved: accounts are per attendee, so the balance follows the person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, Table, and_, select, update
+
+from store.context import Actor
+from store.desk import _UID, _band_refusal, _claim_band, _timezone, local_time
+from store.errors import NotFound, Refused
+from store.i18n import _
+from store.ledger import account_t
+from store.models import Attendee, Band
+from store.points import TransferView, statement
+from store.service import Store
+
+__all__ = [
+    "BandInspection",
+    "Holder",
+    "OtherBand",
+    "ReplaceResult",
+    "ReturnResult",
+    "inspect_band",
+    "record_lost_band_attempt",
+    "replace_band",
+    "return_band",
+]
+
+attendee_t: Table = Attendee.__table__  # type: ignore[attr-defined]
+band_t: Table = Band.__table__  # type: ignore[attr-defined]
+
+#: How many transfers the inspection shows.
+TRANSFERS_SHOWN = 20
+
+
+# -- results --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """Whose band it is."""
+
+    attendee_id: int
+    name: str
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class OtherBand:
+    """Another band of the same person (an earlier lost one, a returned one)."""
+
+    uid: str
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class BandInspection:
+    """Everything the wristband table shows about one band.
+
+    Coats (the cloakroom) and pay-in-four plans do not exist in the store yet, so they are not
+    part of the inspection; add them here when they do.
+    """
+
+    uid: str
+    state: str
+    """"unbound" for a band tapdesk has never seen, else active, blocked, lost or returned."""
+    state_reason: str
+    state_at: datetime | None
+    state_at_local: str | None
+    """The state change's time as HH:MM in the event's time zone."""
+    state_station: str | None
+    state_staff: str | None
+    holder: Holder | None
+    balance: int | None
+    transfers: tuple[TransferView, ...]
+    """The holder's newest transfers, newest first (at most :data:`TRANSFERS_SHOWN`)."""
+    other_bands: tuple[OtherBand, ...]
+    """The holder's other bands, newest first."""
+
+    @property
+    def usable(self) -> bool:
+        """Whether a station would take this band (active and bound to someone)."""
+        return self.state == "active" and self.holder is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaceResult:
+    """A lost band blocked and a new one bound to the same person."""
+
+    attendee_id: int
+    name: str
+    old_uid: str
+    new_uid: str
+    old_was_blocked: bool
+    """True when the old band had been blocked before (it was left as it was)."""
+    reason: str
+    """What the old band's state now says."""
+    balance: int
+    at: datetime
+    at_local: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnResult:
+    """A band given back at the end: it is unbound, the account stays."""
+
+    uid: str
+    attendee_id: int | None
+    name: str | None
+    balance: int | None
+    at: datetime
+    at_local: str
+
+
+# -- inspection -------------------------------------------------------------------------------
+
+_INSPECT = select(
+    band_t.c.uid,
+    band_t.c.state,
+    band_t.c.state_reason,
+    band_t.c.state_at,
+    band_t.c.state_station,
+    band_t.c.state_staff,
+    band_t.c.attendee_id,
+    attendee_t.c.name,
+    attendee_t.c.code,
+    account_t.c.balance,
+).select_from(
+    band_t.outerjoin(attendee_t, attendee_t.c.id == band_t.c.attendee_id).outerjoin(
+        account_t, account_t.c.attendee_id == band_t.c.attendee_id
+    )
+)
+
+
+def inspect_band(store: Store, uid: str) -> BandInspection:
+    """What the wristband table shows for band ``uid``: state, holder, balance, transfers.
+
+    A band tapdesk never bound is "unbound" with no holder. Coats and pay-in-four plans are not
+    included: they do not exist in the store yet.
+    """
+    band_uid = uid.strip().upper()
+    with store.db.read() as conn:
+        timezone = _timezone(conn)
+        row = conn.execute(_INSPECT.where(band_t.c.uid == band_uid)).first()
+        if row is None:
+            return BandInspection(
+                uid=band_uid,
+                state="unbound",
+                state_reason="",
+                state_at=None,
+                state_at_local=None,
+                state_station=None,
+                state_staff=None,
+                holder=None,
+                balance=None,
+                transfers=(),
+                other_bands=(),
+            )
+        others: tuple[OtherBand, ...] = ()
+        if row.attendee_id is not None:
+            others = tuple(
+                OtherBand(r.uid, r.state)
+                for r in conn.execute(
+                    select(band_t.c.uid, band_t.c.state)
+                    .where(band_t.c.attendee_id == row.attendee_id, band_t.c.uid != band_uid)
+                    .order_by(band_t.c.bound_at.desc(), band_t.c.uid)
+                )
+            )
+    holder = (
+        Holder(int(row.attendee_id), row.name, row.code) if row.attendee_id is not None else None
+    )
+    transfers = statement(store, holder.attendee_id, TRANSFERS_SHOWN) if holder is not None else ()
+    return BandInspection(
+        uid=band_uid,
+        state=row.state,
+        state_reason=row.state_reason or "",
+        state_at=row.state_at,
+        state_at_local=local_time(row.state_at, timezone) if row.state_at else None,
+        state_station=row.state_station,
+        state_staff=row.state_staff,
+        holder=holder,
+        balance=int(row.balance) if holder is not None and row.balance is not None else None,
+        transfers=transfers,
+        other_bands=others,
+    )
+
+
+def record_lost_band_attempt(store: Store, actor: Actor, uid: str) -> None:
+    """Write a ``lost_band_tapped`` audit row: someone showed a blocked or lost band."""
+    band_uid = uid.strip().upper()
+    with store.db.write() as conn:
+        row = conn.execute(
+            select(band_t.c.state, band_t.c.attendee_id).where(band_t.c.uid == band_uid)
+        ).first()
+        store.audit(
+            conn,
+            actor,
+            store.db.now(conn),
+            "lost_band_tapped",
+            band_uid,
+            state=row.state if row is not None else "unbound",
+            attendee_id=row.attendee_id if row is not None else None,
+        )
+
+
+# -- replacement ------------------------------------------------------------------------------
+
+_PERSON = select(
+    attendee_t.c.name,
+    attendee_t.c.checked_in_at,
+    account_t.c.balance,
+).select_from(attendee_t.outerjoin(account_t, account_t.c.attendee_id == attendee_t.c.id))
+
+
+def replace_band(store: Store, actor: Actor, attendee_id: int, new_uid: str) -> ReplaceResult:
+    """Block the attendee's band as lost and bind ``new_uid`` to them, in ONE operation.
+
+    The old band gets state "lost" with the reason "reported lost at HH:MM at <station>,
+    replaced by <new uid>" (if it was already blocked or lost, it is left as it was). The
+    balance is the person's and stays. Refused when the new band is someone else's (saying
+    whose) or blocked/lost, when the attendee is not checked in, or when they never got a band
+    (that is the registration desk's job).
+    """
+    band_uid = new_uid.strip().upper()
+
+    def work(conn: Connection, now: datetime) -> ReplaceResult:
+        if not _UID.match(band_uid):
+            raise Refused(
+                _("{uid} is not a band UID: tap the band on the reader.").format(uid=new_uid),
+                reason="bad_uid",
+            )
+        timezone = _timezone(conn)
+        person = conn.execute(_PERSON.where(attendee_t.c.id == attendee_id)).first()
+        if person is None:
+            raise NotFound(_("There is no attendee {id}.").format(id=attendee_id))
+        if person.checked_in_at is None:
+            raise Refused(
+                _("{name} is not checked in yet: check them in at the desk first.").format(
+                    name=person.name
+                ),
+                reason="not_checked_in",
+            )
+        bands = conn.execute(
+            select(band_t.c.uid, band_t.c.state)
+            .where(band_t.c.attendee_id == attendee_id)
+            .order_by(band_t.c.state_at.desc(), band_t.c.uid)
+        ).all()
+        active = next((b.uid for b in bands if b.state == "active"), None)
+        blocked = next((b.uid for b in bands if b.state in ("blocked", "lost")), None)
+        if active == band_uid:
+            raise Refused(
+                _("Band {uid} is already {name}'s.").format(uid=band_uid, name=person.name),
+                reason="already_bound",
+            )
+        old_uid = active or blocked
+        if old_uid is None:
+            raise Refused(
+                _(
+                    "{name} has no band to replace: their first band is bound at the "
+                    "registration desk."
+                ).format(name=person.name),
+                reason="no_band",
+            )
+        # Refuse early, with whose band it is, before anything is changed.
+        new_band = conn.execute(
+            select(
+                band_t.c.state,
+                band_t.c.attendee_id,
+                band_t.c.state_reason,
+                band_t.c.state_at,
+                band_t.c.state_station,
+                band_t.c.bound_at,
+                attendee_t.c.name,
+            )
+            .select_from(band_t.outerjoin(attendee_t, attendee_t.c.id == band_t.c.attendee_id))
+            .where(band_t.c.uid == band_uid)
+        ).first()
+        if new_band is not None and not (
+            new_band.state == "returned"
+            or (new_band.state == "active" and new_band.attendee_id is None)
+        ):
+            raise _band_refusal(band_uid, new_band, timezone)
+        at_local = local_time(now, timezone)
+        reason = _("reported lost at {time} at {station}, replaced by {uid}").format(
+            time=at_local, station=actor.station, uid=band_uid
+        )[:200]
+        if active is not None:
+            # Block the old band first: the one-active-band-per-attendee index must not see two.
+            blocked_now = conn.execute(
+                update(band_t)
+                .where(
+                    band_t.c.uid == active,
+                    band_t.c.attendee_id == attendee_id,
+                    band_t.c.state == "active",
+                )
+                .values(
+                    state="lost",
+                    state_reason=reason,
+                    state_at=now,
+                    state_station=actor.station,
+                    state_staff=actor.staff,
+                )
+            ).rowcount
+            if blocked_now != 1:
+                raise Refused(
+                    _(
+                        "{name}'s band was changed at another station a moment ago: try again."
+                    ).format(name=person.name),
+                    reason="band_state",
+                )
+            store.audit(conn, actor, now, "band_lost", active, reason=reason, was="active")
+        _claim_band(conn, actor, now, band_uid, attendee_id, timezone)
+        store.audit(
+            conn,
+            actor,
+            now,
+            "band_replaced",
+            band_uid,
+            attendee_id=attendee_id,
+            old=old_uid,
+        )
+        return ReplaceResult(
+            attendee_id=attendee_id,
+            name=person.name,
+            old_uid=old_uid,
+            new_uid=band_uid,
+            old_was_blocked=active is None,
+            reason=reason if active is not None else "",
+            balance=int(person.balance or 0),
+            at=now,
+            at_local=at_local,
+        )
+
+    return store.run(actor, "replace_band", work, ReplaceResult)
+
+
+# -- return -----------------------------------------------------------------------------------
+
+
+def return_band(store: Store, actor: Actor, uid: str) -> ReturnResult:
+    """Take band ``uid`` back at the end: it becomes "returned" (no station takes it any more;
+    it can be bound again). The attendee's account and balance stay."""
+    band_uid = uid.strip().upper()
+
+    def work(conn: Connection, now: datetime) -> ReturnResult:
+        row = conn.execute(_INSPECT.where(band_t.c.uid == band_uid)).first()
+        if row is None:
+            raise NotFound(
+                _("Band {uid} was never bound: there is nothing to return.").format(uid=band_uid)
+            )
+        if row.state == "returned":
+            raise Refused(
+                _("Band {uid} was already returned.").format(uid=band_uid),
+                reason="already_returned",
+            )
+        changed = conn.execute(
+            update(band_t)
+            .where(
+                and_(band_t.c.uid == band_uid, band_t.c.state.in_(("active", "blocked", "lost")))
+            )
+            .values(
+                state="returned",
+                state_reason=_("returned at the end"),
+                state_at=now,
+                state_station=actor.station,
+                state_staff=actor.staff,
+            )
+        ).rowcount
+        if changed != 1:
+            raise Refused(
+                _("Band {uid} was changed at another station a moment ago: try again.").format(
+                    uid=band_uid
+                ),
+                reason="band_state",
+            )
+        store.audit(
+            conn, actor, now, "band_returned", band_uid, attendee_id=row.attendee_id, was=row.state
+        )
+        return ReturnResult(
+            uid=band_uid,
+            attendee_id=row.attendee_id,
+            name=row.name,
+            balance=int(row.balance) if row.balance is not None else None,
+            at=now,
+            at_local=local_time(now, _timezone(conn)),
+        )
+
+    return store.run(actor, "return_band", work, ReturnResult)
