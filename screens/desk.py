@@ -132,11 +132,10 @@ class DeskScreen(Screen[None]):
     @work(thread=True, group="desk-card", exclusive=True, exit_on_error=False)
     def open_first(self, text: str) -> desk.AttendeeCard:
         """The first person the search finds for ``text`` (runs in a thread)."""
-        store = station_app(self).store
-        hits = search.search_attendees(store, text, limit=1)
-        if not hits:
+        found = desk.first_match(station_app(self).store, text)
+        if found is None:
             raise LookupError(text)
-        return desk.attendee_card(store, hits[0].attendee_id)
+        return found
 
     @work(thread=True, group="desk-card", exclusive=True, exit_on_error=False)
     def open_attendee(self, attendee_id: int) -> desk.AttendeeCard:

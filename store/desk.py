@@ -333,6 +333,14 @@ def attendee_card(store: Store, attendee_id: int) -> AttendeeCard:
         return _card(conn, attendee_id, _timezone(conn))
 
 
+def first_match(store: Store, text: str) -> AttendeeCard | None:
+    """The card of the first person the search finds for ``text`` (what Enter opens), or None."""
+    from store.search import search_attendees
+
+    hits = search_attendees(store, text, limit=1)
+    return attendee_card(store, hits[0].attendee_id) if hits else None
+
+
 def find_by_code(store: Store, code: str) -> AttendeeCard | None:
     """The attendee with invitation ``code`` (or a scanned ``TD:CODE``), or None."""
     normal = parse_scan(code) or normalise_code(code)

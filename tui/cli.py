@@ -388,6 +388,16 @@ def _cli_actor(settings: Settings) -> Any:
     return Actor(station=settings.station, staff=settings.staff)
 
 
+def print_rejected(rows: Sequence[Any]) -> None:
+    """One line per rejected import row: where it is in the file and why."""
+    for row in rows:
+        print(
+            _("line {line}: {reason} ({name} {email})").format(
+                line=row.line, reason=row.reason, name=row.name or "—", email=row.email or "—"
+            )
+        )
+
+
 def cmd_import_attendees(args: argparse.Namespace, settings: Settings) -> int:
     from store.imports import import_attendees, load_mapping
 
@@ -415,12 +425,7 @@ def cmd_import_attendees(args: argparse.Namespace, settings: Settings) -> int:
         store.close()
     print(file=sys.stderr)
     print(report.summary())
-    for row in report.rejected:
-        print(
-            _("line {line}: {reason} ({name} {email})").format(
-                line=row.line, reason=row.reason, name=row.name or "—", email=row.email or "—"
-            )
-        )
+    print_rejected(report.rejected)
     return 0
 
 
@@ -433,12 +438,7 @@ def cmd_import_points(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         store.close()
     print(report.summary())
-    for row in report.rejected:
-        print(
-            _("line {line}: {reason} ({name} {email})").format(
-                line=row.line, reason=row.reason, name=row.name or "—", email=row.email or "—"
-            )
-        )
+    print_rejected(report.rejected)
     return 0
 
 
