@@ -255,11 +255,9 @@ class BandsScreen(Screen[None]):
         if not text:
             return
         if self.mode == FIND_PERSON:
-            results = self.query_one("#results", OptionList)
-            if results.highlighted is not None and results.option_count:
-                self._open_option(results.get_option_at_index(results.highlighted).id)
-            else:
-                self.open_first(text)
+            # As at the desk: the first match for exactly what was typed, never a list that may
+            # still show an earlier key's results.
+            self.open_first(text)
             return
         event.input.clear()
         if not station_app(self).scan_band(text):
