@@ -33,10 +33,15 @@ __all__ = [
     "Audit",
     "Band",
     "CheckIn",
+    "Coat",
     "ColourGroup",
+    "CreditPlan",
+    "Drop",
     "EarnLimit",
     "Event",
+    "Hold",
     "Hub",
+    "Instalment",
     "Operation",
     "PendingPoints",
     "Prize",
@@ -141,6 +146,15 @@ class Account(SQLModel, table=True):
     station: str | None = Field(default=None, max_length=64)
     balance: int = Field(default=0)
     floor: int | None = Field(default=0, description="Lowest allowed balance; NULL: no floor.")
+    next_due_at: datetime | None = Field(
+        default=None,
+        sa_type=UTCDateTime,
+        description=(
+            "When the attendee's earliest unpaid pay-in-four instalment falls due; NULL: nothing"
+            " to collect. Every operation on the account reads it with the balance, so the common"
+            " case (no plan) costs nothing."
+        ),
+    )
 
 
 class Operation(SQLModel, table=True):
@@ -366,6 +380,7 @@ class Prize(SQLModel, table=True):
         CheckConstraint("price > 0", name="price_positive"),
         CheckConstraint("supplied >= 0", name="supplied_not_negative"),
         CheckConstraint("per_person >= 1", name="per_person_positive"),
+        CheckConstraint("taken >= 0", name="taken_not_negative"),
     )
 
     id: str = Field(primary_key=True, max_length=64)
@@ -375,6 +390,14 @@ class Prize(SQLModel, table=True):
     supplied: int
     per_person: int = Field(default=1)
     pay_in_four: bool = Field(default=False)
+    taken: int = Field(
+        default=0,
+        description=(
+            "Units of the regular stock out with attendees: moved by a guarded UPDATE"
+            " (taken < supplied) in the redemption's transaction; `verify` checks it against the"
+            " redemptions. Drops keep their own count."
+        ),
+    )
     active: bool = Field(default=True)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
@@ -403,6 +426,11 @@ class Rack(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     name: str = Field(max_length=200)
     capacity: int
+    position: int = Field(default=0, description="Order in the event file: the next rack to fill.")
+    out_of_service_at: datetime | None = Field(
+        default=None, sa_type=UTCDateTime, description="Set when the rack fails; NULL: in use."
+    )
+    out_of_service_reason: str = Field(default="", max_length=200)
     active: bool = Field(default=True)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
@@ -458,6 +486,193 @@ class Redemption(SQLModel, table=True):
     )
     returned_op_id: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(sa_type=UTCDateTime)
+    price: int = Field(default=0, description="Points charged (a drop may sell below the tier).")
+    drop_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("prize_drop.id"), nullable=True, index=True),
+        description="The drop this unit came from; NULL: the prize's regular stock.",
+    )
+    station: str = Field(default="", max_length=64)
+    staff: str | None = Field(default=None, max_length=120)
+    returned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Drop(SQLModel, table=True):
+    """A live drop: a batch of a prize on sale for a limited time, with its own count.
+
+    ``taken`` moves by a guarded UPDATE in the redemption's transaction; units on hold are
+    counted on read from ``hold`` (an expired hold frees its unit with no job running).
+    """
+
+    __tablename__ = "prize_drop"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("price > 0", name="price_positive"),
+        CheckConstraint("taken >= 0 AND taken <= quantity", name="taken_within_quantity"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    op_id: str = Field(sa_column=Column(ForeignKey("operation.op_id"), nullable=False, unique=True))
+    prize_id: str = Field(sa_column=Column(ForeignKey("prize.id"), nullable=False, index=True))
+    price: int
+    quantity: int
+    taken: int = Field(default=0)
+    starts_at: datetime = Field(sa_type=UTCDateTime)
+    ends_at: datetime = Field(sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(
+        default=None, sa_type=UTCDateTime, description="Closed early by staff; NULL: runs to end."
+    )
+    station: str = Field(max_length=64)
+    staff: str | None = Field(default=None, max_length=120)
+
+
+class Hold(SQLModel, table=True):
+    """One unit of a drop reserved for an attendee while the counter confirms (no transfer yet).
+
+    Live while ``consumed_op_id`` and ``released_at`` are NULL and ``expires_at`` is in the future
+    (database clock); nothing needs to run for an expired hold to free its unit.
+    """
+
+    __tablename__ = "hold"
+    __table_args__ = (Index("ix_hold_drop_id_expires_at", "drop_id", "expires_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    op_id: str = Field(sa_column=Column(ForeignKey("operation.op_id"), nullable=False, unique=True))
+    drop_id: int = Field(sa_column=Column(Integer, ForeignKey("prize_drop.id"), nullable=False))
+    attendee_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("attendee.id"), nullable=False, index=True)
+    )
+    station: str = Field(max_length=64)
+    staff: str | None = Field(default=None, max_length=120)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    consumed_op_id: str | None = Field(default=None, max_length=64)
+    released_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class CreditPlan(SQLModel, table=True):
+    """Pay in four: a prize taken now and paid in four instalments of points."""
+
+    __tablename__ = "credit_plan"
+    __table_args__ = (
+        CheckConstraint("state IN ('open', 'paid', 'closed')", name="state"),
+        CheckConstraint("price > 0", name="price_positive"),
+        CheckConstraint("instalments >= 1", name="instalments_positive"),
+        CheckConstraint("interval_minutes > 0", name="interval_positive"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    op_id: str = Field(sa_column=Column(ForeignKey("operation.op_id"), nullable=False, unique=True))
+    attendee_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("attendee.id"), nullable=False, index=True)
+    )
+    redemption_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("redemption.id"), nullable=False, unique=True)
+    )
+    price: int
+    instalments: int = Field(default=4)
+    interval_minutes: int
+    state: str = Field(default="open", max_length=16)
+    score_detail: str = Field(default="{}", description="The eligibility score, part by part.")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    station: str = Field(max_length=64)
+    staff: str | None = Field(default=None, max_length=120)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_op_id: str | None = Field(default=None, max_length=64)
+
+
+class Instalment(SQLModel, table=True):
+    """One of a plan's instalments; paid by a transfer from the attendee to the credit account.
+
+    ``overdue_since`` is set when a collection after the due time found the balance short; it
+    stays set (history) after a later payment.
+    """
+
+    __tablename__ = "instalment"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("number >= 1", name="number_positive"),
+        Index("ix_instalment_due_at", "due_at"),
+    )
+
+    plan_id: int = Field(sa_column=Column(Integer, ForeignKey("credit_plan.id"), primary_key=True))
+    number: int = Field(primary_key=True)
+    amount: int
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    transfer_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("transfer.id"), nullable=True)
+    )
+    overdue_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    written_off_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+# -- the coat check ------------------------------------------------------------------------------
+
+
+class Coat(SQLModel, table=True):
+    """A coat handed in, keyed by the attendee (a replaced band still finds it).
+
+    The partial unique indexes are the hanger guard: two stations can never hold the same hanger
+    (or paper tag) for two coats, and a person has one coat in at a time. A paper-mode coat has a
+    paper tag and no hanger until it is reconciled onto one.
+    """
+
+    __tablename__ = "coat"
+    __table_args__ = (
+        CheckConstraint("state IN ('in', 'collected')", name="state"),
+        CheckConstraint("hanger IS NULL OR hanger >= 1", name="hanger_positive"),
+        CheckConstraint(
+            "(rack_id IS NULL AND hanger IS NULL) OR (rack_id IS NOT NULL AND hanger IS NOT NULL)",
+            name="rack_with_hanger",
+        ),
+        CheckConstraint("hanger IS NOT NULL OR paper_tag IS NOT NULL", name="tagged"),
+        Index(
+            "uq_coat_held_hanger",
+            "rack_id",
+            "hanger",
+            unique=True,
+            sqlite_where=text("state = 'in' AND hanger IS NOT NULL"),
+            postgresql_where=text("state = 'in' AND hanger IS NOT NULL"),
+        ),
+        Index(
+            "uq_coat_held_paper_tag",
+            "paper_tag",
+            unique=True,
+            sqlite_where=text("state = 'in' AND paper_tag IS NOT NULL"),
+            postgresql_where=text("state = 'in' AND paper_tag IS NOT NULL"),
+        ),
+        Index(
+            "uq_coat_held_attendee",
+            "attendee_id",
+            unique=True,
+            sqlite_where=text("state = 'in'"),
+            postgresql_where=text("state = 'in'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    op_id: str = Field(sa_column=Column(ForeignKey("operation.op_id"), nullable=False, unique=True))
+    attendee_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("attendee.id"), nullable=False, index=True)
+    )
+    rack_id: str | None = Field(
+        default=None, sa_column=Column(ForeignKey("rack.id"), nullable=True, index=True)
+    )
+    hanger: int | None = Field(default=None)
+    paper_tag: str | None = Field(default=None, max_length=32)
+    state: str = Field(default="in", max_length=16)
+    in_at: datetime = Field(sa_type=UTCDateTime)
+    in_station: str = Field(max_length=64)
+    in_staff: str | None = Field(default=None, max_length=120)
+    out_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    out_op_id: str | None = Field(default=None, max_length=64)
+    out_station: str | None = Field(default=None, max_length=64)
+    out_staff: str | None = Field(default=None, max_length=120)
+    out_id_checked: bool = Field(
+        default=False, description="Handed over without the band, after an ID check."
+    )
 
 
 # -- the registration desk ---------------------------------------------------------------------
