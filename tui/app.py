@@ -29,7 +29,7 @@ from store.errors import DomainError
 from store.i18n import _
 from store.service import Store
 from store.staff import StaffInfo
-from tui.messages import TapDetected
+from tui.messages import DataChanged, TapDetected
 from tui.settings import ROLES
 from tui.theme import TAPDESK_THEME
 from tui.widgets import role_title
@@ -77,6 +77,7 @@ class TapdeskApp(App[None]):
         heartbeat: bool = True,
         demo_pins: dict[str, str] | None = None,
         flash_seconds: float = 0.7,
+        live_seconds: float = 0.5,
     ) -> None:
         super().__init__()
         self.store = store
@@ -88,6 +89,8 @@ class TapdeskApp(App[None]):
         self._heartbeat_enabled = heartbeat
         self._demo_pins = demo_pins
         self._flash_seconds = flash_seconds
+        self._live_seconds = live_seconds
+        self._change_seq: int | None = None
         self._zone = ZoneInfo("UTC")
         self.staff: StaffInfo | None = None
         self.set_reactive(TapdeskApp.event_name, event_name)
@@ -106,6 +109,7 @@ class TapdeskApp(App[None]):
         if self._heartbeat_enabled:
             self.heartbeat()
             self.set_interval(HEARTBEAT_SECONDS, self.heartbeat)
+        self.set_interval(self._live_seconds, self.poll_changes)
 
     @work(thread=True, group="reader", exit_on_error=False)
     def read_taps(self) -> None:
@@ -151,6 +155,25 @@ class TapdeskApp(App[None]):
             self.call_later(setattr, self, "db_state", "unreachable")
         else:
             self.call_later(setattr, self, "db_state", "ok")
+
+    @work(thread=True, group="live", exclusive=True, exit_on_error=False)
+    def poll_changes(self) -> None:
+        """Read the change counter; when it moved, tell every screen to refresh."""
+        try:
+            seq = self.store.change_seq()
+        except Exception:  # the heartbeat reports an unreachable database
+            log.debug("change poll failed", exc_info=True)
+            return
+        if seq != self._change_seq:
+            first = self._change_seq is None
+            self._change_seq = seq
+            if not first:
+                self.post_message(DataChanged(seq))
+
+    def on_data_changed(self, message: DataChanged) -> None:
+        """Forward a change to every screen on the stack (each refreshes what it shows)."""
+        for screen in self.screen_stack:
+            screen.post_message(DataChanged(message.change_seq))
 
     # -- taps -------------------------------------------------------------------------------
 

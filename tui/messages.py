@@ -7,7 +7,7 @@ from datetime import datetime
 
 from textual.message import Message
 
-__all__ = ["TapDetected"]
+__all__ = ["DataChanged", "TapDetected"]
 
 
 @dataclass
@@ -22,3 +22,15 @@ class TapDetected(Message, bubble=False):
     reader: str
     at: datetime
     correlation_id: str
+
+
+@dataclass
+class DataChanged(Message, bubble=False):
+    """Something was committed somewhere (this station or another): refresh what is shown.
+
+    The App polls the database's change counter and posts this to every screen on the stack
+    when it moves; a screen that shows live figures (balances, stock, occupancy) handles
+    ``on_data_changed`` by reloading them in a worker.
+    """
+
+    change_seq: int
