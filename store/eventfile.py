@@ -87,6 +87,8 @@ __all__ = [
     "ActivitySpec",
     "ColourGroupSpec",
     "ColoursSpec",
+    "CreditSpec",
+    "CreditWeightsSpec",
     "EventFileError",
     "EventInfo",
     "EventSpec",
@@ -260,6 +262,48 @@ class LimitsSpec(_Spec):
     """How long a desk operation can be undone at the desk."""
 
 
+Weight = Annotated[float, Field(strict=False, ge=0, allow_inf_nan=False)]
+
+
+def _number_not_bool(value: Any) -> Any:
+    # TOML has real numbers; a boolean or a string is a mistake, not a weight.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(_("must be a number such as 0.5 or 10"))
+    return value
+
+
+Number = Annotated[Weight, BeforeValidator(_number_not_bool)]
+
+
+class CreditWeightsSpec(_Spec):
+    """The ``[credit.weights]`` table: how much each part of the history counts in the score."""
+
+    points_per_hour: Number = 0.1
+    """Per point earned per hour since check-in."""
+    hubs_visited: Number = 10.0
+    """Per distinct hub where the attendee earned points."""
+    paid_on_time: Number = 15.0
+    """Per instalment collected on its first try (never overdue)."""
+
+
+class CreditSpec(_Spec):
+    """The ``[credit]`` table: pay in four (buy now, pay later in points)."""
+
+    instalments: Annotated[int, Field(strict=True, ge=1, le=12)] = 4
+    """How many instalments a plan has (the first is paid at once)."""
+    interval_minutes: Positive = 90
+    """Minutes between one instalment's due time and the next."""
+    limit: NonNegative = 1200
+    """Most points an attendee may owe on all their plans (what is not yet paid)."""
+    threshold: Number = 50.0
+    """The lowest score that may take a plan."""
+    min_hours: Annotated[
+        float, Field(strict=False, gt=0, allow_inf_nan=False), BeforeValidator(_number_not_bool)
+    ] = 1.0
+    """Hours since check-in are counted as at least this (no division blow-up early on)."""
+    weights: CreditWeightsSpec = Field(default_factory=CreditWeightsSpec)
+
+
 class ActivitySpec(_Spec):
     """An activity at a hub (``[[hubs.activities]]``)."""
 
@@ -424,6 +468,7 @@ class EventSpec(_Spec):
     racks: list[RackSpec] = []
     staff: list[StaffSpec] = []
     social: SocialSpec | None = None
+    credit: CreditSpec = Field(default_factory=CreditSpec)
 
     @model_validator(mode="after")
     def _cross_check(self) -> EventSpec:
@@ -868,6 +913,7 @@ def _settings(spec: EventSpec) -> dict[str, Any]:
     return {
         "limits": spec.limits.model_dump(),
         "social": spec.social.model_dump() if spec.social else None,
+        "credit": spec.credit.model_dump(),
         "colours": {"default": spec.colours.default},
     }
 

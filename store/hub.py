@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Table, and_, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from store.context import Actor
+from store.credit import collect_due
 from store.errors import NotFound, Refused
 from store.i18n import _
 from store.ledger import account_t, post_transfer, system_account_id, transfer_t
@@ -82,6 +83,8 @@ class HubAward:
     """What it was for (the activity, the question, "social", "cool")."""
     at: datetime
     undo_until: datetime
+    credit_note: str = ""
+    """Pay in four: what this award collected, or "Paused: …" ("" usually)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,15 +292,18 @@ def _give(
         code=code,
         reference=reference,
     )
+    # Points earned repay due (and overdue) pay-in-four instalments first.
+    collected = collect_due(conn, actor, now, holder.attendee_id, next_due_at=holder.next_due_at)
     return HubAward(
         transfer_id=posted.transfer_id,
         attendee_id=holder.attendee_id,
         name=holder.name,
         points=points,
-        balance=posted.credit_balance,
+        balance=posted.credit_balance if collected.balance is None else collected.balance,
         what=what,
         at=now,
         undo_until=now + timedelta(minutes=undo_minutes),
+        credit_note=collected.note(),
     )
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from store import codec
 from store.bands import state_text
 from store.context import Actor, correlation
+from store.credit import collect_due, require_not_paused
 from store.engine import unavailable
 from store.errors import NotFound, Refused
 from store.i18n import _
@@ -62,6 +63,8 @@ class BandHolder:
     attendee_id: int
     account_id: int
     name: str
+    next_due_at: datetime | None = None
+    """The account's next pay-in-four due time (read with the band: no extra query)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,8 @@ class AwardResult:
     amount: int
     balance: int
     at: datetime
+    credit_note: str = ""
+    """Pay in four: what this operation collected, or "Paused: …" ("" usually)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +115,7 @@ _HOLDER = (
         attendee_t.c.id,
         attendee_t.c.name,
         account_t.c.id.label("account_id"),
+        account_t.c.next_due_at,
     )
     .select_from(band_t)
     .outerjoin(attendee_t, attendee_t.c.id == band_t.c.attendee_id)
@@ -148,7 +154,9 @@ def require_active_band(conn: Connection, uid: str) -> BandHolder:
             ),
             reason="unbound_band",
         )
-    return BandHolder(attendee_id=row.id, account_id=row.account_id, name=row.name)
+    return BandHolder(
+        attendee_id=row.id, account_id=row.account_id, name=row.name, next_due_at=row.next_due_at
+    )
 
 
 def event_day(moment: datetime, timezone: str) -> date:
@@ -189,8 +197,18 @@ def award(
             code=code,
             reference=reference,
         )
+        # Points earned repay due (and overdue) instalments first.
+        collected = collect_due(
+            conn, actor, now, holder.attendee_id, next_due_at=holder.next_due_at
+        )
         return AwardResult(
-            posted.transfer_id, holder.attendee_id, holder.name, amount, posted.credit_balance, now
+            posted.transfer_id,
+            holder.attendee_id,
+            holder.name,
+            amount,
+            posted.credit_balance if collected.balance is None else collected.balance,
+            now,
+            collected.note(),
         )
 
     return store.run(actor, "award", work, AwardResult)
@@ -204,7 +222,7 @@ def award(
 _AWARD_CTE = text(
     """
     WITH holder AS (
-        SELECT a.id AS attendee_id, a.name, c.id AS account_id
+        SELECT a.id AS attendee_id, a.name, c.id AS account_id, c.next_due_at
         FROM band b
         JOIN attendee a ON a.id = b.attendee_id
         JOIN account c ON c.attendee_id = a.id
@@ -232,7 +250,7 @@ _AWARD_CTE = text(
         UPDATE station SET change_seq = change_seq + 1
         WHERE name = :station AND EXISTS (SELECT 1 FROM op)
     )
-    SELECT h.attendee_id, h.name,
+    SELECT h.attendee_id, h.name, h.next_due_at,
            (SELECT id FROM posted) AS transfer_id,
            (SELECT balance FROM moved WHERE moved.id = h.account_id) AS balance,
            (SELECT created_at FROM op) AS created_at
@@ -278,13 +296,25 @@ def _award_in_one_statement(
                 ).first()
                 if row is None or row.transfer_id is None:
                     return None  # nothing was written: no active holder, or a retried op id
+                now = row.created_at.astimezone(UTC)
+                balance, note = int(row.balance), ""
+                if row.next_due_at is not None and row.next_due_at <= now:
+                    # An instalment is due: collect it in the same transaction (the rare case;
+                    # the common one read one more column and nothing else).
+                    collected = collect_due(
+                        conn, actor, now, int(row.attendee_id), next_due_at=row.next_due_at
+                    )
+                    if collected.balance is not None:
+                        balance = collected.balance
+                    note = collected.note()
                 result = AwardResult(
                     int(row.transfer_id),
                     int(row.attendee_id),
                     str(row.name),
                     amount,
-                    int(row.balance),
-                    row.created_at.astimezone(UTC),
+                    balance,
+                    now,
+                    note,
                 )
                 conn.execute(_SAVE_AWARD, {"op_id": actor.op_id, "result": codec.dump(result)})
         except DBAPIError as exc:
@@ -315,6 +345,12 @@ def spend(
 
     def work(conn: Connection, now: datetime) -> AwardResult:
         holder = require_active_band(conn, uid)
+        # Due instalments are paid before anything is spent; an overdue one pauses prizes.
+        collected = collect_due(
+            conn, actor, now, holder.attendee_id, next_due_at=holder.next_due_at
+        )
+        if code == "prize" and collected.paused:
+            require_not_paused(conn, holder.attendee_id, now)
         counter = system_account_id(conn, "counter", actor.station)
         try:
             posted = post_transfer(
@@ -336,7 +372,13 @@ def spend(
                 reason=short.reason,
             ) from short
         return AwardResult(
-            posted.transfer_id, holder.attendee_id, holder.name, -amount, posted.debit_balance, now
+            posted.transfer_id,
+            holder.attendee_id,
+            holder.name,
+            -amount,
+            posted.debit_balance,
+            now,
+            collected.note(),
         )
 
     return store.run(actor, "spend", work, AwardResult)

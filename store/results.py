@@ -23,6 +23,10 @@ class BandLookup:
     balance: int | None = None
     state_reason: str = ""
     state_at: datetime | None = None
+    credit_note: str = ""
+    """Pay in four: "Paused: overdue instalment …" or what this tap collected; "" usually."""
+    paused: bool = False
+    """An overdue instalment: no prize and no new plan until it is paid."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -19,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
-from store import codec
+from store import codec, credit
 from store.context import Actor, correlation
 from store.engine import Database, make_database, unavailable
 from store.errors import Conflict, DomainError, Refused
@@ -75,6 +76,55 @@ def _claim_statement(dialect: str) -> Any:
         .on_conflict_do_nothing()
         .returning(operation_t.c.op_id, operation_t.c.created_at)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """A band lookup's row, with the account's next pay-in-four due time."""
+
+    uid: str
+    state: str
+    attendee_id: int | None = None
+    name: str | None = None
+    code: str | None = None
+    company: str | None = None
+    colour: str | None = None
+    balance: int | None = None
+    state_reason: str = ""
+    state_at: datetime | None = None
+    next_due_at: datetime | None = None
+
+    def settle(self, conn: Connection, actor: Actor, now: datetime) -> BandLookup:
+        """The lookup, after collecting due instalments (only when one is due: a tap is a
+        write transaction already, so this costs nothing when nothing is due)."""
+        balance = self.balance
+        note = ""
+        paused = False
+        if (
+            self.attendee_id is not None
+            and self.next_due_at is not None
+            and self.next_due_at <= now
+        ):
+            collected = credit.collect_on_lookup(
+                conn, actor, now, self.attendee_id, self.next_due_at
+            )
+            if collected.balance is not None:
+                balance = collected.balance
+            note, paused = collected.note(), collected.paused
+        return BandLookup(
+            uid=self.uid,
+            state=self.state,
+            attendee_id=self.attendee_id,
+            name=self.name,
+            code=self.code,
+            company=self.company,
+            colour=self.colour,
+            balance=balance,
+            state_reason=self.state_reason,
+            state_at=self.state_at,
+            credit_note=note,
+            paused=paused,
+        )
 
 
 class Store:
@@ -236,7 +286,7 @@ class Store:
 
     # -- bands ------------------------------------------------------------------------------
 
-    def _lookup(self, conn: Connection, uid: str) -> BandLookup:
+    def _lookup(self, conn: Connection, uid: str) -> _Found:
         row = conn.execute(
             select(
                 band_t.c.state,
@@ -248,6 +298,7 @@ class Store:
                 attendee_t.c.company,
                 attendee_t.c.colour,
                 account_t.c.balance,
+                account_t.c.next_due_at,
             )
             .select_from(band_t)
             .outerjoin(attendee_t, attendee_t.c.id == band_t.c.attendee_id)
@@ -255,8 +306,8 @@ class Store:
             .where(band_t.c.uid == uid)
         ).first()
         if row is None or row.id is None:
-            return BandLookup(uid=uid, state="unbound" if row is None else row.state)
-        return BandLookup(
+            return _Found(uid=uid, state="unbound" if row is None else row.state)
+        return _Found(
             uid=uid,
             state=row.state,
             attendee_id=row.id,
@@ -267,6 +318,7 @@ class Store:
             balance=row.balance,
             state_reason=row.state_reason,
             state_at=row.state_at,
+            next_due_at=row.next_due_at,
         )
 
     def identify_band(self, actor: Actor, uid: str) -> BandLookup:
@@ -274,11 +326,12 @@ class Store:
         with correlation(actor.correlation_id):
             try:
                 with self.db.write() as conn:
-                    found = self._lookup(conn, uid)
+                    now = self.db.now(conn)
+                    found = self._lookup(conn, uid).settle(conn, actor, now)
                     self.audit(
                         conn,
                         actor,
-                        self.db.now(conn),
+                        now,
                         "tap",
                         uid,
                         state=found.state,
@@ -455,4 +508,7 @@ class Store:
                         id=row.id, n=row.n, supplied=row.supplied
                     )
                 )
+            credit_checked, credit_violations = credit.verify_credit(conn)
+            checked += credit_checked
+            violations += credit_violations
         return VerifyReport(checked=tuple(checked), violations=tuple(violations))
