@@ -181,6 +181,35 @@ def build_parser() -> argparse.ArgumentParser:
     pin_hash.set_defaults(handler=cmd_staff_pin_hash)
     pin_hash.add_argument("--pin", help=_("the PIN (asked for when not given)"))
 
+    credit = command("credit", _("pay in four: plans and instalments"), cmd_help(parser))
+    credit_commands = credit.add_subparsers(title=_("credit commands"), metavar="COMMAND")
+    credit_report = credit_commands.add_parser(
+        "report", help=_("list open and overdue pay-in-four plans"), parents=[common]
+    )
+    credit_report.set_defaults(handler=cmd_credit_report)
+    credit_report.add_argument("--json", action="store_true", help=_("print one JSON object"))
+    credit_close = credit_commands.add_parser(
+        "close",
+        help=_("at the end of the event: collect or write off what is left, as transfers"),
+        parents=[common],
+    )
+    credit_close.set_defaults(handler=cmd_credit_close)
+    close_mode = credit_close.add_mutually_exclusive_group(required=True)
+    close_mode.add_argument(
+        "--collect",
+        dest="close_mode",
+        action="store_const",
+        const="collect",
+        help=_("take what each balance allows, then write off the rest"),
+    )
+    close_mode.add_argument(
+        "--write-off",
+        dest="close_mode",
+        action="store_const",
+        const="write-off",
+        help=_("write off everything left (the issuer pays the credit account back)"),
+    )
+
     bench = command("bench", _("benchmarks on throw-away databases"), cmd_help(parser))
     bench_commands = bench.add_subparsers(title=_("benchmarks"), metavar="BENCH")
     ledger = bench_commands.add_parser(
@@ -489,6 +518,70 @@ def cmd_event_load(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         store.close()
     print(report.summary())
+    return 0
+
+
+def cmd_credit_report(args: argparse.Namespace, settings: Settings) -> int:
+    from store import codec, credit
+
+    store = open_store(settings.database_url)
+    try:
+        found = credit.report(store)
+        zone = store.event_timezone()
+    finally:
+        store.close()
+    if args.json:
+        print(codec.dump(found))
+        return 0
+    from store.desk import local_time
+
+    if not found.lines:
+        print(_("No open pay-in-four plan."))
+    for line in found.lines:
+        state = (
+            _("OVERDUE {points}").format(points=line.overdue)
+            if line.overdue
+            else _("next due {time}").format(time=local_time(line.next_due_at, zone))
+        )
+        print(
+            _(
+                "plan {plan}  {name} ({code})  {prize}  price {price}  paid {paid}  owes {owed}"
+                "  {state}"
+            ).format(
+                plan=line.plan_id,
+                name=line.name,
+                code=line.code,
+                prize=line.prize_name,
+                price=line.price,
+                paid=line.paid,
+                owed=line.owed,
+                state=state,
+            )
+        )
+    print(
+        _("Open plans: {plans}; owed {owed} points, of which {overdue} overdue.").format(
+            plans=len(found.lines), owed=found.owed, overdue=found.overdue
+        )
+    )
+    return 0
+
+
+def cmd_credit_close(args: argparse.Namespace, settings: Settings) -> int:
+    from store import credit
+    from store.context import Actor
+
+    store = open_store(settings.database_url)
+    try:
+        done = credit.close_all(
+            store, Actor(station=settings.station, staff=settings.staff), args.close_mode
+        )
+    finally:
+        store.close()
+    print(
+        _(
+            "Closed {plans} plans: {collected} points collected, {written} points written off."
+        ).format(plans=done.plans, collected=done.collected, written=done.written_off)
+    )
     return 0
 
 
