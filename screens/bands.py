@@ -24,7 +24,7 @@ from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
 from screens.station import describe_error
-from store import desk, search, wristbands
+from store import credit, desk, search, wristbands
 from store.bands import BandState, block_band, state_text, unblock_band
 from store.i18n import _, ngettext
 from store.invites import parse_scan
@@ -307,6 +307,11 @@ class BandsScreen(Screen[None]):
         (``tapped=False``: a refresh after this table changed the band, not a tap)."""
         app = station_app(self)
         found = wristbands.inspect_band(app.store, uid)
+        if tapped and found.holder is not None and found.next_due_at is not None:
+            # Pay in four: a tap here is the first operation after a due time too.
+            collected = credit.collect(app.store, app.actor(), found.holder.attendee_id)
+            if collected.paid or collected.overdue:
+                found = wristbands.inspect_band(app.store, uid)
         if tapped and found.state in ("blocked", "lost"):
             wristbands.record_lost_band_attempt(app.store, app.actor(correlation_id or None), uid)
         return found
@@ -492,6 +497,8 @@ class BandsScreen(Screen[None]):
                 + "\n",
                 style="bold",
             )
+            if found.credit_note:
+                text.append(found.credit_note + "\n", style="bold")
             if found.other_bands:
                 text.append(
                     _("Other bands: {bands}").format(
@@ -502,7 +509,11 @@ class BandsScreen(Screen[None]):
                     + "\n"
                 )
         style = (
-            "stop" if found.state in ("blocked", "lost") else "warn" if not found.usable else "ok"
+            "stop"
+            if found.state in ("blocked", "lost")
+            else "warn"
+            if not found.usable or found.credit_note
+            else "ok"
         )
         self._card(text, style)
         table = self.query_one("#transfers", DataTable)

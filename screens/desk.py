@@ -273,7 +273,8 @@ class DeskScreen(Screen[None]):
             self.action_next_person()
             self._card(Text(result.message), "warn")
         elif isinstance(result, BandLookup):
-            self._card(Text(_band_line(result)), "warn" if result.state != "active" else "")
+            warn = result.state != "active" or result.paused
+            self._card(Text(_band_line(result)), "warn" if warn else "")
 
     def _show_hits(self, hits: tuple[AttendeeHit, ...]) -> None:
         results = self.query_one("#results", OptionList)
@@ -396,4 +397,5 @@ def _band_line(found: BandLookup) -> str:
         return _("Band {uid} is not bound. Find the person first, check them in, then tap.").format(
             uid=found.uid
         )
-    return _("Band {uid} belongs to {name}.").format(uid=found.uid, name=found.name or "?")
+    line = _("Band {uid} belongs to {name}.").format(uid=found.uid, name=found.name or "?")
+    return f"{line} {found.credit_note}" if found.credit_note else line

@@ -429,6 +429,8 @@ class HubScreen(Screen[None]):
         text.append(f"{award.name}\n\n", style="bold")
         text.append(_("balance {balance}").format(balance=award.balance) + "\n", style="bold")
         text.append(award.what, style="italic")
+        if award.credit_note:  # pay in four: collected, or paused by an overdue instalment
+            text.append("\n" + award.credit_note, style="bold")
         self._confirm(text, "ok", big=f"+{award.points}")
         self.awards.insert(0, award)
         del self.awards[20:]

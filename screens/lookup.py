@@ -15,7 +15,7 @@ from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
 from screens.station import describe_error
-from store import points, search
+from store import credit, points, search
 from store.i18n import _
 from store.results import BandLookup
 from store.search import AttendeeHit
@@ -108,8 +108,16 @@ class LookupScreen(ModalScreen[None]):
 
     @work(thread=True, group="lookup-statement", exclusive=True, exit_on_error=False)
     def statement(self, attendee_id: int, name: str) -> tuple[str, tuple[points.TransferView, ...]]:
-        """The attendee's last transfers (in a thread)."""
-        return name, points.statement(station_app(self).store, attendee_id, limit=50)
+        """The attendee's last transfers (in a thread), after collecting a due instalment."""
+        app = station_app(self)
+        # Pay in four: a lookup is the first operation after a due time too (one read when
+        # nothing is due); a paused attendee is said so next to the name.
+        collected = credit.collect(app.store, app.actor(), attendee_id)
+        if collected.next_due_at is not None:
+            note = credit.credit_status(app.store, attendee_id).note()
+            if note:
+                name = f"{name} — {note}"
+        return name, points.statement(app.store, attendee_id, limit=50)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker

@@ -131,6 +131,11 @@ class StationScreen(Screen[None]):
                     ),
                     style="bold",
                 )
+            if found.credit_note:
+                if found.paused:
+                    card.remove_class("ok")
+                    card.add_class("warn")
+                text.append(found.credit_note, style="bold")
         card.update(text)
 
     def _show_error(self, message: str) -> None:

@@ -21,6 +21,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Table, and_, select, update
 
+from store import credit
 from store.context import Actor
 from store.desk import _UID, _band_refusal, _claim_band, _timezone, local_time
 from store.errors import NotFound, Refused
@@ -73,8 +74,9 @@ class OtherBand:
 class BandInspection:
     """Everything the wristband table shows about one band.
 
-    Coats (the cloakroom) and pay-in-four plans do not exist in the store yet, so they are not
-    part of the inspection; add them here when they do.
+    Coats (the cloakroom) do not exist in the store yet, so they are not part of the
+    inspection; add them here when they do. Pay in four shows one line when the holder is
+    paused by an overdue instalment.
     """
 
     uid: str
@@ -92,6 +94,10 @@ class BandInspection:
     """The holder's newest transfers, newest first (at most :data:`TRANSFERS_SHOWN`)."""
     other_bands: tuple[OtherBand, ...]
     """The holder's other bands, newest first."""
+    next_due_at: datetime | None = None
+    """When the holder's next pay-in-four instalment falls due (None: nothing to collect)."""
+    credit_note: str = ""
+    """Pay in four: "Paused: overdue instalment …" ("" usually)."""
 
     @property
     def usable(self) -> bool:
@@ -141,6 +147,7 @@ _INSPECT = select(
     attendee_t.c.name,
     attendee_t.c.code,
     account_t.c.balance,
+    account_t.c.next_due_at,
 ).select_from(
     band_t.outerjoin(attendee_t, attendee_t.c.id == band_t.c.attendee_id).outerjoin(
         account_t, account_t.c.attendee_id == band_t.c.attendee_id
@@ -151,8 +158,8 @@ _INSPECT = select(
 def inspect_band(store: Store, uid: str) -> BandInspection:
     """What the wristband table shows for band ``uid``: state, holder, balance, transfers.
 
-    A band tapdesk never bound is "unbound" with no holder. Coats and pay-in-four plans are not
-    included: they do not exist in the store yet.
+    A band tapdesk never bound is "unbound" with no holder. Coats are not included: they do not
+    exist in the store yet. A holder paused by an overdue pay-in-four instalment gets a line.
     """
     band_uid = uid.strip().upper()
     with store.db.read() as conn:
@@ -173,6 +180,10 @@ def inspect_band(store: Store, uid: str) -> BandInspection:
                 other_bands=(),
             )
         others: tuple[OtherBand, ...] = ()
+        credit_note = ""
+        if row.attendee_id is not None and row.next_due_at is not None:
+            overdue = credit.overdue_points(conn, int(row.attendee_id))
+            credit_note = credit.paused_text(overdue) if overdue else ""
         if row.attendee_id is not None:
             others = tuple(
                 OtherBand(r.uid, r.state)
@@ -198,6 +209,8 @@ def inspect_band(store: Store, uid: str) -> BandInspection:
         balance=int(row.balance) if holder is not None and row.balance is not None else None,
         transfers=transfers,
         other_bands=others,
+        next_due_at=row.next_due_at if holder is not None else None,
+        credit_note=credit_note,
     )
 
 

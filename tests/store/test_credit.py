@@ -324,6 +324,19 @@ def test_overdue_pauses_then_later_points_repay_first(event_store: Store) -> Non
     assert event_store.verify().ok
 
 
+def test_wristband_inspection_shows_the_pause(event_store: Store) -> None:
+    from store.wristbands import inspect_band
+
+    set_credit(event_store, threshold=0)
+    attendee = person(event_store, "Anna Smith", UID, 225)
+    credit.redeem_in_four(event_store, counter(), attendee, "headphones")
+    assert inspect_band(event_store, UID).credit_note == ""
+    shift_back(event_store, 91)
+    credit.collect(event_store, counter(), attendee)
+    found = inspect_band(event_store, UID)
+    assert found.credit_note.startswith("Paused: overdue instalment of 225 points")
+
+
 def test_paid_on_time_counts_in_the_score_and_a_paid_plan_closes(event_store: Store) -> None:
     set_credit(event_store, threshold=0)
     attendee = person(event_store, "Anna Smith", UID, 1000)

@@ -151,3 +151,38 @@ class TestPayInFourSnapshot:
             await settle(pilot)
 
         assert snap_compare(make_app(role="counter"), terminal_size=SIZE, run_before=opened)
+
+
+def paused_anna(store: Store) -> int:
+    """Anna took headphones in four with exactly the first instalment; the second is overdue."""
+    from sqlalchemy import update
+
+    from store.ledger import account_t
+    from store.models import Instalment
+
+    credit_settings(store, threshold=0)
+    anna = attendee(store, "Anna Smith")
+    give(store, ANNA_UID, 225)
+    credit.redeem_in_four(store, Actor(station="counter-1"), anna, "headphones")
+    inst_t = Instalment.__table__  # type: ignore[attr-defined]
+    past = datetime(2020, 1, 1, tzinfo=UTC)
+    with store.db.write() as conn:
+        conn.execute(update(inst_t).where(inst_t.c.number == 2).values(due_at=past))
+        conn.execute(
+            update(account_t).where(account_t.c.attendee_id == anna).values(next_due_at=past)
+        )
+    return anna
+
+
+async def test_station_tap_shows_a_paused_attendee(
+    make_app: AppFactory, people_store: Store
+) -> None:
+    paused_anna(people_store)
+    app = make_app(role="coats")
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        app.simulate_tap(ANNA_UID)
+        card = app.screen.query_one("#card", Static)
+        await settle(pilot, lambda: "Anna" in str(card.render()))
+        assert "Paused: overdue instalment of 225 points" in str(card.render())
+        assert "warn" in card.classes
