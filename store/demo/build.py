@@ -190,6 +190,11 @@ def build_demo(store: Store, csv_path: Path = DEMO_ATTENDEES) -> DemoSummary:
         if pending:
             conn.execute(insert(pending_t), pending)
         record_check_ins(conn, check_ins)
+    if csv_path == DEMO_ATTENDEES:
+        # Pay in four: a few people set up for a walkthrough (real operations, after the build).
+        from store.demo.credit_seed import seed_pay_in_four
+
+        seed_pay_in_four(store)
     return DemoSummary(
         attendees=len(rows), checked_in=checked_in, points_posted=posted, points_waiting=waiting
     )

@@ -490,3 +490,34 @@ def test_two_stations_collect_an_instalment_once(
         paid = conn.execute(select(func.count()).where(inst_t.c.paid_at.is_not(None))).scalar_one()
     assert paid == 2
     assert event_store.verify().ok
+
+
+# -- the demo -----------------------------------------------------------------------------------
+
+
+def test_demo_has_people_for_a_walkthrough(store: Store) -> None:
+    from store.demo.build import build_demo
+    from store.demo.credit_seed import CREDIT_DEMO_PEOPLE
+    from store.models import Attendee
+
+    build_demo(store)
+    attendee_t = Attendee.__table__  # type: ignore[attr-defined]
+    with store.db.read() as conn:
+        ids = dict(
+            conn.execute(
+                select(attendee_t.c.code, attendee_t.c.id).where(
+                    attendee_t.c.code.in_(CREDIT_DEMO_PEOPLE)
+                )
+            ).all()
+        )
+    failed = {}
+    for code, (role, _points) in CREDIT_DEMO_PEOPLE.items():
+        found = credit.eligibility(store, ids[code], "backpack")
+        failed[role] = found.first_failure.key if found.first_failure else None
+    assert failed == {
+        "eligible": None,
+        "low score": "score",
+        "paused": "overdue",
+        "over the limit": "limit",
+    }
+    assert store.verify().ok
