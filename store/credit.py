@@ -846,16 +846,28 @@ def redeem_in_four(store: Store, actor: Actor, attendee_id: int, prize_id: str) 
 
     def work(conn: Connection, now: datetime) -> PlanResult:
         rules = credit_rules(conn)
+        # Due instalments first (this locks the attendee's account row only when one is due).
         collected = collect_due(conn, actor, now, attendee_id)
-        # Lock the attendee's account first: a second counter serving the same person waits
-        # here and then sees this plan (owed, per-person count).
+        prize = prize_row(conn, prize_id)
+        if not prize.pay_in_four:
+            raise Refused(
+                _("{prize} cannot be paid in four: the event did not mark it.").format(
+                    prize=prize.name
+                ),
+                reason="not_pay_in_four",
+            )
+        # The stock, then the attendee's account: the order a plain redemption locks them in,
+        # so a pay-in-four and a plain redemption for the same person cannot deadlock. A refusal
+        # below rolls the unit back.
+        take_regular(conn, prize_id)
+        # With the account locked, a second counter serving the same person waits here and then
+        # sees this plan (what is owed, the per-person count).
         if conn.execute(_LOCK_ACCOUNT, {"p_attendee": attendee_id}).first() is None:
             raise NotFound(_("There is no attendee {id}.").format(id=attendee_id))
         assessed = _assess(conn, attendee_id, prize_id, now, rules)
         failed = assessed.first_failure
         if failed is not None:
             raise Refused(failed.reason, reason=f"credit_{failed.key}")
-        prize = prize_row(conn, prize_id)
         taken, _last = per_person_taken(conn, prize_id, attendee_id)
         if taken >= prize.per_person:
             raise Refused(
@@ -864,7 +876,6 @@ def redeem_in_four(store: Store, actor: Actor, attendee_id: int, prize_id: str) 
                 ),
                 reason="per_person",
             )
-        take_regular(conn, prize_id)
         person = _person(conn, attendee_id)
         counter = system_account_id(conn, "counter", actor.station)
         credit = system_account_id(conn, "credit", actor.station)

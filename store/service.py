@@ -94,12 +94,16 @@ class _Found:
     state_at: datetime | None = None
     next_due_at: datetime | None = None
 
-    def settle(self, conn: Connection, actor: Actor, now: datetime) -> BandLookup:
-        """The lookup, after collecting due instalments (only when one is due: a tap is a
-        write transaction already, so this costs nothing when nothing is due)."""
+    def settle(self, conn: Connection, actor: Actor, now: datetime) -> tuple[BandLookup, bool]:
+        """The lookup after collecting due instalments, and whether points moved.
+
+        Only when one is due: a tap is a write transaction already, so this costs nothing when
+        nothing is due.
+        """
         balance = self.balance
         note = ""
         paused = False
+        moved = False
         if (
             self.attendee_id is not None
             and self.next_due_at is not None
@@ -110,8 +114,8 @@ class _Found:
             )
             if collected.balance is not None:
                 balance = collected.balance
-            note, paused = collected.note(), collected.paused
-        return BandLookup(
+            note, paused, moved = collected.note(), collected.paused, collected.paid > 0
+        found = BandLookup(
             uid=self.uid,
             state=self.state,
             attendee_id=self.attendee_id,
@@ -125,6 +129,7 @@ class _Found:
             credit_note=note,
             paused=paused,
         )
+        return found, moved
 
 
 class Store:
@@ -327,7 +332,9 @@ class Store:
             try:
                 with self.db.write() as conn:
                     now = self.db.now(conn)
-                    found = self._lookup(conn, uid).settle(conn, actor, now)
+                    found, moved = self._lookup(conn, uid).settle(conn, actor, now)
+                    if moved:  # an instalment was collected: other stations refresh
+                        self.advance(conn, actor.station)
                     self.audit(
                         conn,
                         actor,

@@ -521,3 +521,34 @@ def test_demo_has_people_for_a_walkthrough(store: Store) -> None:
         "over the limit": "limit",
     }
     assert store.verify().ok
+
+
+def _take_plan(args: tuple[str, int, int, str]) -> str:
+    url, n, attendee_id, prize = args
+    from store.ledger import forget_cached_accounts
+
+    forget_cached_accounts()
+    opened = Store.open(url, migrate=False)
+    try:
+        credit.redeem_in_four(opened, Actor(station=f"counter-{n}"), attendee_id, prize)
+        return "won"
+    except Refused as refusal:
+        return refusal.reason
+    finally:
+        opened.close()
+
+
+@pytest.mark.slow
+def test_two_counters_cannot_both_open_plans_over_the_limit(
+    event_store: Store, db_url: str
+) -> None:
+    set_credit(event_store, threshold=0, limit=700)
+    attendee = person(event_store, "Anna Smith", UID, 1000)
+    ctx = multiprocessing.get_context("spawn")
+    prizes = ["headphones", "backpack", "headphones", "backpack"]
+    with ctx.Pool(4) as pool:
+        outcomes = pool.map(_take_plan, [(db_url, n, attendee, p) for n, p in enumerate(prizes)])
+    assert outcomes.count("won") == 1
+    assert set(outcomes) - {"won"} <= {"credit_limit", "per_person"}
+    assert len(credit.credit_status(event_store, attendee).plans) == 1
+    assert event_store.verify().ok
