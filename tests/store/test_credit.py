@@ -267,6 +267,17 @@ def test_plan_moves_the_full_price_to_the_counter(event_store: Store) -> None:
     assert event_store.verify().ok
 
 
+def test_a_retried_plan_is_applied_once(event_store: Store) -> None:
+    set_credit(event_store, threshold=0)
+    attendee = person(event_store, "Anna Smith", UID, 300)
+    actor = counter()
+    first = credit.redeem_in_four(event_store, actor, attendee, "headphones")
+    again = credit.redeem_in_four(event_store, actor, attendee, "headphones")
+    assert again == first
+    assert len(credit.credit_status(event_store, attendee).plans) == 1
+    assert balance(event_store, attendee) == 75
+
+
 def test_due_instalment_collected_by_the_next_operation(event_store: Store) -> None:
     set_credit(event_store, threshold=0)
     attendee = person(event_store, "Anna Smith", UID, 500)
