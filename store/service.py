@@ -455,4 +455,9 @@ class Store:
                         id=row.id, n=row.n, supplied=row.supplied
                     )
                 )
+            from store.coats import verify_coats  # the coat check keeps its own checks
+
+            coat_checked, coat_violations = verify_coats(conn)
+            checked.extend(coat_checked)
+            violations.extend(coat_violations)
         return VerifyReport(checked=tuple(checked), violations=tuple(violations))

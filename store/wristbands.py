@@ -21,6 +21,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Table, and_, select, update
 
+from store.coats import CoatTicket, held_coat
 from store.context import Actor
 from store.desk import _UID, _band_refusal, _claim_band, _timezone, local_time
 from store.errors import NotFound, Refused
@@ -73,8 +74,7 @@ class OtherBand:
 class BandInspection:
     """Everything the wristband table shows about one band.
 
-    Coats (the cloakroom) and pay-in-four plans do not exist in the store yet, so they are not
-    part of the inspection; add them here when they do.
+    Pay-in-four plans are not part of it yet; add them here when they exist.
     """
 
     uid: str
@@ -92,6 +92,8 @@ class BandInspection:
     """The holder's newest transfers, newest first (at most :data:`TRANSFERS_SHOWN`)."""
     other_bands: tuple[OtherBand, ...]
     """The holder's other bands, newest first."""
+    coat: CoatTicket | None = None
+    """The coat the holder has in at the coat check now (keyed by the person, not the band)."""
 
     @property
     def usable(self) -> bool:
@@ -151,8 +153,8 @@ _INSPECT = select(
 def inspect_band(store: Store, uid: str) -> BandInspection:
     """What the wristband table shows for band ``uid``: state, holder, balance, transfers.
 
-    A band tapdesk never bound is "unbound" with no holder. Coats and pay-in-four plans are not
-    included: they do not exist in the store yet.
+    A band tapdesk never bound is "unbound" with no holder. The coat the holder has in at the
+    coat check is included; pay-in-four plans are not (they do not exist in the store yet).
     """
     band_uid = uid.strip().upper()
     with store.db.read() as conn:
@@ -186,6 +188,7 @@ def inspect_band(store: Store, uid: str) -> BandInspection:
         Holder(int(row.attendee_id), row.name, row.code) if row.attendee_id is not None else None
     )
     transfers = statement(store, holder.attendee_id, TRANSFERS_SHOWN) if holder is not None else ()
+    coat = held_coat(store, holder.attendee_id) if holder is not None else None
     return BandInspection(
         uid=band_uid,
         state=row.state,
@@ -198,6 +201,7 @@ def inspect_band(store: Store, uid: str) -> BandInspection:
         balance=int(row.balance) if holder is not None and row.balance is not None else None,
         transfers=transfers,
         other_bands=others,
+        coat=coat,
     )
 
 
