@@ -42,6 +42,7 @@ from store.search import search_attendees
 from store.service import Store
 
 __all__ = [
+    "CoatPerson",
     "CoatTicket",
     "Occupancy",
     "RackOccupancy",
@@ -49,6 +50,7 @@ __all__ = [
     "ReconcileLine",
     "ReconcileReport",
     "ReconcileRow",
+    "coat_in_for",
     "coat_out",
     "coat_tap",
     "find_coats",
@@ -56,13 +58,17 @@ __all__ = [
     "occupancy",
     "paper_in",
     "parse_hanger",
+    "people_without_coat",
     "rack_back_in_service",
     "rack_out_of_service",
+    "rack_short_name",
     "read_reconcile_csv",
     "reconcile",
+    "reconcile_file",
     "reconcile_row",
     "record_paper_mode",
     "verify_coats",
+    "whose_band",
 ]
 
 attendee_t: Table = Attendee.__table__  # type: ignore[attr-defined]
@@ -80,6 +86,14 @@ _HANGER_TEXT = re.compile(r"^\s*(.*?)[\s\-:#·/.]*(\d{1,6})\s*$")
 
 
 # -- results --------------------------------------------------------------------------------
+
+
+def rack_short_name(name: str) -> str:
+    """A rack's name without the word "rack" ("Rack A" → "A"), for the huge hanger label."""
+    words = name.split()
+    if len(words) > 1 and words[0].casefold() in ("rack", "вешалка", "стойка"):
+        words = words[1:]
+    return " ".join(words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,10 +138,11 @@ class CoatTicket:
 
     @property
     def big(self) -> str:
-        """What the screen shows huge: the hanger number (or the paper tag)."""
+        """What the screen shows huge: the rack's short name and the hanger number ("A-17"), or
+        the paper tag ("P-17")."""
         if self.hanger is not None:
-            return str(self.hanger)
-        return f"P{self.paper_tag}" if self.paper_tag else ""
+            return f"{rack_short_name(self.rack_name or self.rack_id or '')}-{self.hanger}"
+        return f"P-{self.paper_tag}" if self.paper_tag else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -636,6 +651,53 @@ def _assign_hanger(
         return replace(_coat_by_id(conn, int(coat_id), timezone, "in"), note=note)
     raise Refused(
         _("Other stations keep taking the free hangers: tap again."), reason="hanger_race"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CoatPerson:
+    """Whose band was tapped (paper mode), with the coat they have in, if any."""
+
+    attendee_id: int
+    name: str
+    code: str
+    coat: CoatTicket | None
+
+
+def whose_band(store: Store, uid: str) -> CoatPerson:
+    """The holder of band ``uid`` and their coat, without assigning a hanger (paper mode).
+
+    A blocked, lost or unbound band is refused with its state, as everywhere.
+    """
+    band_uid = uid.strip().upper()
+    with store.db.read() as conn:
+        holder = require_active_band(conn, band_uid)
+        code = conn.execute(
+            select(attendee_t.c.code).where(attendee_t.c.id == holder.attendee_id)
+        ).scalar_one()
+        row = conn.execute(_HELD_BY, {"p_attendee": holder.attendee_id}).first()
+        coat = _ticket(row, _timezone(conn)) if row is not None else None
+    return CoatPerson(holder.attendee_id, holder.name, code, coat)
+
+
+def people_without_coat(store: Store, text: str, limit: int = 10) -> tuple[CoatPerson, ...]:
+    """People the search finds for ``text`` who have no coat in (to take one in by name)."""
+    hits = search_attendees(store, text, limit=limit)
+    if not hits:
+        return ()
+    with store.db.read() as conn:
+        holding = set(
+            conn.execute(
+                select(coat_t.c.attendee_id).where(
+                    coat_t.c.attendee_id.in_([h.attendee_id for h in hits]),
+                    coat_t.c.state == "in",
+                )
+            ).scalars()
+        )
+    return tuple(
+        CoatPerson(h.attendee_id, h.name, h.code, None)
+        for h in hits
+        if h.attendee_id not in holding
     )
 
 

@@ -91,7 +91,7 @@ def test_tap_hands_the_lowest_free_hanger_and_a_second_tap_shows_it(event: Store
     second = coat_tap(event, coats(), band_b)
     assert (first.action, first.rack_id, first.hanger) == ("in", "rack-a", 1)
     assert (second.rack_id, second.hanger) == ("rack-a", 2)
-    assert first.label == "Rack A · 1"
+    assert (first.label, first.big) == ("Rack A · 1", "A-1")
     again = coat_tap(event, coats(), band_a)
     assert (again.action, again.coat_id, again.hanger) == ("held", first.coat_id, 1)
 
@@ -264,7 +264,7 @@ def test_paper_mode_takes_coats_by_tag_and_hands_them_back(event: Store) -> None
         "paper_in",
         "17",
         None,
-        "P17",
+        "P-17",
     )
     with pytest.raises(Refused) as refused:
         paper_in(event, coats(), b, "17")
