@@ -602,7 +602,13 @@ def _assign_hanger(
     for _attempt in range(HANGER_ATTEMPTS):
         chosen: tuple[Any, int] | None = None
         full: list[str] = []
+        # Counts first (one indexed aggregate): only the first rack with room is read hanger by
+        # hanger, not every full rack before it.
+        counts = {r.rack_id: int(r.held) for r in conn.execute(_HELD_PER_RACK)}
         for rack in racks:
+            if counts.get(rack.id, 0) >= rack.capacity:
+                full.append(rack.name)
+                continue
             held = conn.execute(_HELD_HANGERS, {"p_rack": rack.id}).scalars().all()
             number = _lowest_free(held, int(rack.capacity), skipped.get(rack.id, set()))
             if number is not None:
