@@ -29,7 +29,7 @@ from screens.bands import ReasonScreen
 from screens.station import describe_error
 from store import coats
 from store.coats import CoatPerson, CoatTicket, Occupancy, RackState, ReconcileReport
-from store.i18n import _
+from store.i18n import _, ngettext
 from tui.bigtext import BigText
 from tui.messages import DataChanged, TapDetected
 from tui.protocols import station_app
@@ -343,12 +343,24 @@ class CoatsScreen(Screen[None]):
         actor = app.actor()
         on_now = self.paper
         self.run_op(lambda: coats.record_paper_mode(app.store, actor, on_now))
+        self.ticket = None
+        self.proof = None
+        self._show_big("")
+        self._hide_results()
+        self._card(Text(self._idle_text()), "")
         self.notify(
             _("Paper mode ON: write a paper tag for each coat.")
             if self.paper
             else _("Paper mode OFF: coats get hangers again. Reconcile the paper tags (ctrl+y).")
         )
         self._show_mode()
+
+    def _idle_text(self) -> str:
+        if self.paper:
+            return _(
+                "Paper mode: tap a band or find the person, write a paper tag, type its number."
+            )
+        return _("Tap a band: a coat in gets a hanger, a coat out is found.")
 
     def action_clear(self) -> None:
         self.input_mode = SCAN
@@ -357,7 +369,7 @@ class CoatsScreen(Screen[None]):
         self.proof = None
         self._show_big("")
         self._hide_results()
-        self._card(Text(_("Tap a band: a coat in gets a hanger, a coat out is found.")), "")
+        self._card(Text(self._idle_text()), "")
         self.query_one("#scan", Input).clear()
         self._show_mode()
 
@@ -689,7 +701,10 @@ class CoatsScreen(Screen[None]):
                 style="bold",
             )
             if self.proof is None:
-                text.append(_("No band: ctrl+o asks for an ID check before handing over.") + "\n")
+                text.append(
+                    _("Found without their band: tap it, or ctrl+o hands over after an ID check.")
+                    + "\n"
+                )
             else:
                 text.append(_("Bring the coat, then ctrl+o: handed back.") + "\n")
         else:
@@ -753,9 +768,11 @@ class CoatsScreen(Screen[None]):
             text.append(_("No rack has room: use paper tags (ctrl+n).") + "\n", style="bold red")
         if state.paper_held:
             text.append(
-                _("{n} coats on paper tags only: reconcile them (ctrl+y).").format(
-                    n=state.paper_held
-                ),
+                ngettext(
+                    "{n} coat on a paper tag only: reconcile it (ctrl+y).",
+                    "{n} coats on paper tags only: reconcile them (ctrl+y).",
+                    state.paper_held,
+                ).format(n=state.paper_held),
                 style="bold yellow",
             )
         text.rstrip()

@@ -1176,7 +1176,13 @@ def reconcile(store: Store, actor: Actor, rows: Sequence[ReconcileRow]) -> Recon
     lines: list[ReconcileLine] = []
     for row in rows:
         try:
-            lines.append(reconcile_row(store, actor.next_action(), row))
+            done = reconcile_row(store, actor.next_action(), row)
+            lines.append(
+                replace(
+                    done,
+                    message=_("line {line}: {message}").format(line=row.line, message=done.message),
+                )
+            )
         except DomainError as error:
             lines.append(
                 ReconcileLine(

@@ -162,7 +162,7 @@ async def test_paper_mode_takes_and_returns_coats_by_tag(
         await pilot.press("ctrl+o")
         await settle(pilot, lambda: "Handed back" in card_text(app))
         assert coat_states(people_store) == ["collected", "in"]
-        await settle(pilot, lambda: "paper tags only" in text_of(app, "#racks"))
+        await settle(pilot, lambda: "1 coat on a paper tag only" in text_of(app, "#racks"))
         await pilot.press("ctrl+n")
         await settle(pilot, lambda: "PAPER MODE" not in text_of(app, "#mode"))
         assert [d["on"] for _s, _st, d in audit_rows(people_store, "coats_paper_mode")] == [
