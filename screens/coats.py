@@ -652,11 +652,7 @@ class CoatsScreen(Screen[None]):
                 )
                 results.add_option(Option(f"{person.name}  ·  {what}", id=f"person:{n}"))
                 continue
-            what = (
-                _("no coat in — Enter: paper tag")
-                if self.paper
-                else _("no coat in — Enter: take one")
-            )
+            what = _("no coat — Enter: paper tag") if self.paper else _("no coat — Enter takes one")
             results.add_option(Option(f"{person.name}  ·  {what}", id=f"person:{n}"))
         results.display = True
         results.highlighted = 0
