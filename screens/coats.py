@@ -198,9 +198,9 @@ class CoatsScreen(Screen[None]):
     AUTO_FOCUS = "#scan"
     accepts_taps = True
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+o,f5", "hand_back", _("Handed back")),
+        Binding("ctrl+o,f5", "hand_back", _("Coat handed back")),
         Binding("ctrl+n,f7", "paper_mode", _("Paper mode on/off")),
-        Binding("ctrl+b,f6", "rack_service", _("Rack out of service")),
+        Binding("ctrl+b,f6", "rack_service", _("Rack out / back in service")),
         Binding("ctrl+y,f8", "reconcile", _("Reconcile paper tags")),
         Binding("escape", "clear", _("Clear")),
         Binding("down", "to_results", _("To the list"), show=False),
