@@ -385,9 +385,9 @@ def find_coats(store: Store, text: str, limit: int = 10) -> tuple[CoatTicket, ..
                 )
             ).all()
             return tuple(_ticket(r, timezone) for r in rows)
-        if _PAPER_TAG.match(query) and query.isdigit():
+        if _PAPER_TAG.match(query) and any(ch.isdigit() for ch in query):
             rows = conn.execute(
-                _TICKET.where(coat_t.c.paper_tag == query, coat_t.c.state == "in")
+                _TICKET.where(coat_t.c.paper_tag == query.upper(), coat_t.c.state == "in")
             ).all()
             found.extend(_ticket(r, timezone) for r in rows)
         uid = query.upper()

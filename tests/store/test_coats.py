@@ -278,6 +278,11 @@ def test_paper_mode_takes_coats_by_tag_and_hands_them_back(event: Store) -> None
     assert out.state == "collected"
     # The tag is free again once the coat is back.
     assert paper_in(event, coats(), b, "17").paper_tag == "17"
+    # Tags with letters are kept upper-case and found however they are typed.
+    c, _band_c = person(event, 3)
+    lettered = paper_in(event, coats(), c, "b7")
+    assert lettered.paper_tag == "B7"
+    assert [t.coat_id for t in find_coats(event, "b7")] == [lettered.coat_id]
 
 
 def test_person_without_band_gets_a_hanger(event: Store) -> None:
