@@ -384,7 +384,9 @@ def find_coats(store: Store, text: str, limit: int = 10) -> tuple[CoatTicket, ..
                     coat_t.c.state == "in",
                 )
             ).all()
-            return tuple(_ticket(r, timezone) for r in rows)
+            if rows:
+                return tuple(_ticket(r, timezone) for r in rows)
+            # An empty hanger: the text may be a paper tag with letters ("B7") instead.
         if _PAPER_TAG.match(query) and any(ch.isdigit() for ch in query):
             rows = conn.execute(
                 _TICKET.where(coat_t.c.paper_tag == query.upper(), coat_t.c.state == "in")
