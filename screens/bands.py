@@ -499,6 +499,13 @@ class BandsScreen(Screen[None]):
             )
             if found.credit_note:
                 text.append(found.credit_note + "\n", style="bold")
+            if found.coat is not None:
+                text.append(
+                    _("Coat check: {where} since {time}").format(
+                        where=found.coat.label, time=found.coat.in_local
+                    )
+                    + "\n"
+                )
             if found.other_bands:
                 text.append(
                     _("Other bands: {bands}").format(

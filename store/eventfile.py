@@ -890,7 +890,16 @@ def _kinds(spec: EventSpec) -> list[_Kind]:
                 for position, g in enumerate(spec.colours.groups)
             },
         ),
-        _Kind("rack", rack_t, {r.id: {"name": r.name, "capacity": r.capacity} for r in spec.racks}),
+        # Racks fill in file order (``position``); out-of-service state is not in the file, so a
+        # reload never touches it.
+        _Kind(
+            "rack",
+            rack_t,
+            {
+                r.id: {"name": r.name, "capacity": r.capacity, "position": position}
+                for position, r in enumerate(spec.racks)
+            },
+        ),
         _Kind(
             "staff",
             staff_t,

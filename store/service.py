@@ -518,4 +518,9 @@ class Store:
             credit_checked, credit_violations = credit.verify_credit(conn)
             checked += credit_checked
             violations += credit_violations
+            from store.coats import verify_coats  # the coat check keeps its own checks
+
+            coat_checked, coat_violations = verify_coats(conn)
+            checked.extend(coat_checked)
+            violations.extend(coat_violations)
         return VerifyReport(checked=tuple(checked), violations=tuple(violations))

@@ -22,6 +22,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Table, and_, select, update
 
 from store import credit
+from store.coats import CoatTicket, held_coat
 from store.context import Actor
 from store.desk import _UID, _band_refusal, _claim_band, _timezone, local_time
 from store.errors import NotFound, Refused
@@ -74,9 +75,8 @@ class OtherBand:
 class BandInspection:
     """Everything the wristband table shows about one band.
 
-    Coats (the cloakroom) do not exist in the store yet, so they are not part of the
-    inspection; add them here when they do. Pay in four shows one line when the holder is
-    paused by an overdue instalment.
+    It includes the coat the holder has in at the coat check, and one line when the holder is
+    paused by an overdue pay-in-four instalment.
     """
 
     uid: str
@@ -98,6 +98,8 @@ class BandInspection:
     """When the holder's next pay-in-four instalment falls due (None: nothing to collect)."""
     credit_note: str = ""
     """Pay in four: "Paused: overdue instalment …" ("" usually)."""
+    coat: CoatTicket | None = None
+    """The coat the holder has in at the coat check now (keyed by the person, not the band)."""
 
     @property
     def usable(self) -> bool:
@@ -158,8 +160,8 @@ _INSPECT = select(
 def inspect_band(store: Store, uid: str) -> BandInspection:
     """What the wristband table shows for band ``uid``: state, holder, balance, transfers.
 
-    A band tapdesk never bound is "unbound" with no holder. Coats are not included: they do not
-    exist in the store yet. A holder paused by an overdue pay-in-four instalment gets a line.
+    A band tapdesk never bound is "unbound" with no holder. The coat the holder has in at the
+    coat check is included; a holder paused by an overdue pay-in-four instalment gets a line.
     """
     band_uid = uid.strip().upper()
     with store.db.read() as conn:
@@ -197,6 +199,7 @@ def inspect_band(store: Store, uid: str) -> BandInspection:
         Holder(int(row.attendee_id), row.name, row.code) if row.attendee_id is not None else None
     )
     transfers = statement(store, holder.attendee_id, TRANSFERS_SHOWN) if holder is not None else ()
+    coat = held_coat(store, holder.attendee_id) if holder is not None else None
     return BandInspection(
         uid=band_uid,
         state=row.state,
@@ -211,6 +214,7 @@ def inspect_band(store: Store, uid: str) -> BandInspection:
         other_bands=others,
         next_due_at=row.next_due_at if holder is not None else None,
         credit_note=credit_note,
+        coat=coat,
     )
 
 

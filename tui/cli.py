@@ -209,6 +209,33 @@ def build_parser() -> argparse.ArgumentParser:
         const="write-off",
         help=_("write off everything left (the issuer pays the credit account back)"),
     )
+    coats_cmd = command("coats", _("the coat check"), cmd_help(parser))
+    coat_commands = coats_cmd.add_subparsers(title=_("coat check commands"), metavar="COMMAND")
+    reconcile = coat_commands.add_parser(
+        "reconcile",
+        help=_("move paper-tag coats onto hangers or close them, from a CSV file"),
+        description=_(
+            "Columns: paper tag, attendee code or e-mail, hanger (e.g. 'Rack A 17' or A-17) or "
+            "'collected'. Prints what each row did; a row done before is skipped."
+        ),
+        parents=[common],
+    )
+    reconcile.set_defaults(handler=cmd_coats_reconcile)
+    reconcile.add_argument("file", type=Path, help=_("the CSV file"))
+    racks = coat_commands.add_parser("racks", help=_("how full every rack is"), parents=[common])
+    racks.set_defaults(handler=cmd_coats_racks)
+    rack_out = coat_commands.add_parser(
+        "rack-out", help=_("mark a rack out of service (its coats stay findable)"), parents=[common]
+    )
+    rack_out.set_defaults(handler=cmd_coats_rack_out)
+    rack_out.add_argument("rack", help=_("the rack's id or name"))
+    rack_out.add_argument("--reason", required=True, help=_("why (it is audited)"))
+    rack_in = coat_commands.add_parser(
+        "rack-in", help=_("put a rack back in service"), parents=[common]
+    )
+    rack_in.set_defaults(handler=cmd_coats_rack_in)
+    rack_in.add_argument("rack", help=_("the rack's id or name"))
+    rack_in.add_argument("--reason", required=True, help=_("why (it is audited)"))
 
     bench = command("bench", _("benchmarks on throw-away databases"), cmd_help(parser))
     bench_commands = bench.add_subparsers(title=_("benchmarks"), metavar="BENCH")
@@ -227,6 +254,12 @@ def build_parser() -> argparse.ArgumentParser:
     desk_bench.set_defaults(handler=cmd_bench_desk)
     desk_bench.add_argument("--attendees", type=int, default=100_000, help=_("how many people"))
     desk_bench.add_argument("--json", action="store_true", help=_("print one JSON object"))
+    coats_bench = bench_commands.add_parser(
+        "coats", help=_("coat in and out latency with 2,000 coats in"), parents=[common]
+    )
+    coats_bench.set_defaults(handler=cmd_bench_coats)
+    coats_bench.add_argument("--json", action="store_true", help=_("print one JSON object"))
+    coats_bench.add_argument("--coats", type=int, default=2000, help=_("coats already in"))
     return parser
 
 
@@ -499,6 +532,88 @@ def cmd_bench_desk(args: argparse.Namespace, _settings: Settings) -> int:
     figures = run_desk_bench(attendees=args.attendees)
     print_figures(figures, args.json)
     return 0 if figures.get("violations", 0) == 0 else 1
+
+
+def cmd_bench_coats(args: argparse.Namespace, settings: Settings) -> int:
+    from store.bench.coats import run_coats_bench
+
+    figures = run_coats_bench(settings.db, coats=args.coats)
+    print_figures(figures, args.json)
+    return 0 if figures.get("violations", 0) == 0 else 1
+
+
+def cmd_coats_reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    from store.coats import reconcile_file
+
+    store = open_store(settings.database_url)
+    try:
+        report = reconcile_file(store, _cli_actor(settings), args.file)
+    finally:
+        store.close()
+    for line in report.lines:
+        print(line.message)
+    print(report.summary())
+    return 0 if report.count("error") == 0 else 1
+
+
+def cmd_coats_racks(_args: argparse.Namespace, settings: Settings) -> int:
+    from store.coats import occupancy
+
+    store = open_store(settings.database_url)
+    try:
+        state = occupancy(store)
+    finally:
+        store.close()
+    for rack in state.racks:
+        notes = []
+        if rack.out_of_service:
+            notes.append(
+                _("OUT OF SERVICE since {time}: {reason}").format(
+                    time=rack.out_of_service_local or "?", reason=rack.out_of_service_reason
+                )
+            )
+        elif rack.full:
+            notes.append(_("FULL"))
+        elif rack.warn:
+            notes.append(_("almost full"))
+        if not rack.active:
+            notes.append(_("no longer in the event file"))
+        if rack.rack_id == state.filling:
+            notes.append(_("filling now"))
+        print(
+            f"{rack.rack_id:<12} {rack.name:<16} {rack.held:>5}/{rack.capacity:<5} "
+            f"{rack.percent:>3} %  {'; '.join(notes)}".rstrip()
+        )
+    print(_("Coats on paper tags only: {n}").format(n=state.paper_held))
+    return 0
+
+
+def _rack_service(args: argparse.Namespace, settings: Settings, out: bool) -> int:
+    from store.coats import rack_back_in_service, rack_out_of_service
+
+    store = open_store(settings.database_url)
+    try:
+        change = rack_out_of_service if out else rack_back_in_service
+        state = change(store, _cli_actor(settings), args.rack, args.reason)
+    finally:
+        store.close()
+    if state.out_of_service:
+        print(
+            _(
+                "{rack} is out of service; its {n} coats stay findable by band, name or hanger."
+            ).format(rack=state.name, n=state.held)
+        )
+    else:
+        print(_("{rack} is back in service.").format(rack=state.name))
+    return 0
+
+
+def cmd_coats_rack_out(args: argparse.Namespace, settings: Settings) -> int:
+    return _rack_service(args, settings, out=True)
+
+
+def cmd_coats_rack_in(args: argparse.Namespace, settings: Settings) -> int:
+    return _rack_service(args, settings, out=False)
 
 
 def cmd_event_load(args: argparse.Namespace, settings: Settings) -> int:

@@ -28,17 +28,17 @@ async def test_role_picker_opens_the_chosen_role(make_app: AppFactory) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot)
         assert isinstance(app.screen, RolePickerScreen)
-        await pilot.press("down", "down", "down", "down", "enter")  # desk … counter, coats
+        await pilot.press("down", "down", "down", "enter")  # desk, bands, hub, counter
         assert isinstance(app.screen, StationScreen)
-        assert app.screen.role == "coats"
-        assert app.role == "coats"
+        assert app.screen.role == "counter"
+        assert app.role == "counter"
         assert app.screen.focused is app.screen.query_one("#scan", Input)
         await pilot.press("ctrl+r")
         assert isinstance(app.screen, RolePickerScreen)
 
 
 async def test_header_shows_event_station_staff_reader_and_database(make_app: AppFactory) -> None:
-    app = make_app(role="coats")
+    app = make_app(role="counter")
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot)
         await pilot.pause()
@@ -51,7 +51,7 @@ async def test_header_shows_event_station_staff_reader_and_database(make_app: Ap
 
 
 async def test_simulated_tap_shows_whose_band_it_is(make_app: AppFactory) -> None:
-    app = make_app(role="coats")
+    app = make_app(role="counter")
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot)
         await pilot.press("ctrl+t")
@@ -94,7 +94,7 @@ async def test_posted_tap_message_reaches_the_screen(make_app: AppFactory) -> No
 
 
 async def test_typed_uid_in_scan_field_is_a_tap(make_app: AppFactory) -> None:
-    app = make_app(role="coats")
+    app = make_app(role="counter")
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot)
         # A wedge reader under a Russian layout: "04a1b2c3d4e580" arrives with Cyrillic letters.
@@ -110,7 +110,7 @@ async def test_typed_uid_in_scan_field_is_a_tap(make_app: AppFactory) -> None:
 
 
 async def test_help_lists_the_keys_of_the_screen(make_app: AppFactory) -> None:
-    app = make_app(role="coats")
+    app = make_app(role="counter")
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot)
         await pilot.press("ctrl+g")
@@ -126,7 +126,7 @@ async def test_help_lists_the_keys_of_the_screen(make_app: AppFactory) -> None:
 
 
 async def test_ctrl_q_quits_at_once_with_the_reader_running(make_app: AppFactory) -> None:
-    app = make_app(role="coats")
+    app = make_app(role="counter")
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot)
         await pilot.pause()
@@ -140,7 +140,7 @@ async def test_one_tap_has_one_correlation_id_in_log_and_audit(
     make_app: AppFactory, tmp_path: Path
 ) -> None:
     log_path = setup_logging(tmp_path / "logs", "desk-2")
-    app = make_app(role="coats")
+    app = make_app(role="counter")
     correlation_id = new_id()
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot)
@@ -162,7 +162,7 @@ async def test_one_tap_has_one_correlation_id_in_log_and_audit(
 
 async def test_truncated_wedge_read_is_resolved_or_refused(make_app: AppFactory) -> None:
     """A reader that types only "88" + the first 3 bytes of a 7-byte UID."""
-    app = make_app(role="coats")
+    app = make_app(role="counter")
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot)
         app.screen.query_one("#scan", Input).value = "8804A1B2"  # cascade tag + Anna's 04 A1 B2
@@ -189,7 +189,7 @@ async def test_emulated_tap_reaches_the_active_screen(
         store=people_store,  # type: ignore[arg-type]
         reader=reader,
         station="bands-1",
-        role="coats",
+        role="counter",
         heartbeat=False,
     )
     async with app.run_test(size=SIZE) as pilot:
@@ -202,7 +202,7 @@ async def test_emulated_tap_reaches_the_active_screen(
 
 
 async def test_a_tap_flashes_the_screen(make_app: AppFactory) -> None:
-    app = make_app(role="coats", flash_seconds=0.7)
+    app = make_app(role="counter", flash_seconds=0.7)
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot)
         app.post_message(

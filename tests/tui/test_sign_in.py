@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 from textual.widgets import OptionList, Static
 
-from screens import RolePickerScreen, StationScreen
+from screens import RolePickerScreen
+from screens.coats import CoatsScreen
 from screens.desk import DeskScreen
 from screens.sign_in import SignInScreen
 from store.context import new_id
@@ -49,7 +50,7 @@ async def test_role_flag_is_honoured_only_when_held(make_app: AppFactory) -> Non
     app = make_app(role="coats")
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot, ORGANISER)
-        assert isinstance(app.screen, StationScreen) and app.screen.role == "coats"
+        assert isinstance(app.screen, CoatsScreen)
 
 
 async def test_wrong_pin_is_refused_and_recorded(make_app: AppFactory) -> None:

@@ -38,7 +38,7 @@ class TestStationScreen:
             pilot.app.simulate_tap(ANNA_UID)  # type: ignore[attr-defined]
             await settle(pilot, lambda: "Anna" in str(pilot.app.screen.query_one("#card").render()))
 
-        assert snap_compare(make_app(role="coats"), terminal_size=SIZE, run_before=tap)
+        assert snap_compare(make_app(role="counter"), terminal_size=SIZE, run_before=tap)
 
     def test_unbound_band(self, snap_compare: Any, make_app: AppFactory) -> None:
         async def tap(pilot: Pilot[None]) -> None:
