@@ -716,6 +716,9 @@ class CoatsScreen(Screen[None]):
             text.append(_("This rack is out of service: the coat is still there.") + "\n")
         if ticket.note:
             text.append(ticket.note + "\n", style="bold")
+        if ticket.credit_note:
+            text.append(ticket.credit_note + "\n", style="bold")
+            style = "warn" if style == "ok" else style
         self._card(text, style)
         self._show_big(ticket.big if ticket.state == "in" else "")
 

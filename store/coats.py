@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from store import credit
 from store.context import Actor
 from store.desk import _timezone, find_by_code, local_time
 from store.errors import DomainError, NotFound, Refused
@@ -125,6 +126,8 @@ class CoatTicket:
     coat in), "paper_in", "out", or "found" (a search)."""
     note: str = ""
     """A line for staff, e.g. that a full rack handed over to the next."""
+    credit_note: str = ""
+    """Pay in four: "Paused: overdue instalment …" when the holder is paused ("" usually)."""
 
     @property
     def label(self) -> str:
@@ -723,10 +726,17 @@ def coat_tap(store: Store, actor: Actor, uid: str) -> CoatTicket:
     def work(conn: Connection, now: datetime) -> CoatTicket:
         holder = require_active_band(conn, band_uid)
         timezone = _timezone(conn)
+        paused = ""
+        if holder.next_due_at is not None and holder.next_due_at <= now:
+            # A tap is an operation on the person's account: it collects what is due (pay in
+            # four), and a coat is still taken from a paused person — only prizes stop.
+            credit.collect_due(conn, actor, now, holder.attendee_id, next_due_at=holder.next_due_at)
+            overdue = credit.overdue_points(conn, holder.attendee_id)
+            paused = credit.paused_text(overdue) if overdue else ""
         already = _held_refusal(conn, holder.attendee_id, timezone)
-        if already is not None:
-            return already
-        return _assign_hanger(store, conn, actor, now, holder.attendee_id, timezone)
+        if already is None:
+            already = _assign_hanger(store, conn, actor, now, holder.attendee_id, timezone)
+        return replace(already, credit_note=paused) if paused else already
 
     return store.run(actor, "coat_tap", work, CoatTicket)
 
