@@ -22,12 +22,12 @@ from sqlalchemy.sql.elements import ColumnElement
 from store import codec
 from store.context import Actor, correlation
 from store.engine import Database, make_database, unavailable
-from store.errors import Conflict, DomainError, Refused
+from store.errors import Conflict, DatabaseUnavailable, DomainError, OutcomeUnknown, Refused
 from store.i18n import _
 from store.ledger import account_t, insert_ignore, transfer_t
 from store.migrate import upgrade
 from store.models import Attendee, Audit, Band, Event, Operation, Prize, Redemption, Station
-from store.results import BandChoice, BandLookup, StationInfo, VerifyReport
+from store.results import BandChoice, BandLookup, OperationOutcome, StationInfo, VerifyReport
 
 __all__ = ["Store"]
 
@@ -66,6 +66,17 @@ def db_clock(dialect: str) -> ColumnElement[Any]:
     if dialect == "sqlite":
         return func.strftime("%Y-%m-%d %H:%M:%f", "now")
     return func.now()
+
+
+def outcome_unknown(op_id: str) -> OutcomeUnknown:
+    """The error for a connection lost while COMMIT was on its way."""
+    return OutcomeUnknown(
+        _(
+            "Outcome unknown: the connection broke while saving. Checking operation {op_id} "
+            "as soon as the database answers; do not repeat it."
+        ).format(op_id=op_id[:8]),
+        op_id,
+    )
 
 
 def _claim_statement(dialect: str) -> Any:
@@ -125,6 +136,7 @@ class Store:
         is inserted first and its primary key decides. A :class:`Refused` raised by ``work``
         rolls everything back and is recorded in the audit log with its reason.
         """
+        committing = False
         with correlation(actor.correlation_id):
             try:
                 with self.db.write() as conn:
@@ -146,6 +158,9 @@ class Store:
                     result = work(conn, now)
                     conn.execute(_SAVE_RESULT, {"p_op": actor.op_id, "result": codec.dump(result)})
                     self.advance(conn, actor.station)
+                    # Leaving the block sends COMMIT: a broken connection from here on leaves
+                    # the outcome unknown (the server may have committed).
+                    committing = True
                 log.info("operation applied", extra={"kind": kind, "op_id": actor.op_id})
                 return result
             except Refused as refusal:
@@ -167,11 +182,45 @@ class Store:
                         "saved. Try again."
                     )
                 ) from exc
-            except DBAPIError as exc:
+            except (DBAPIError, DatabaseUnavailable) as exc:
                 log.warning(
-                    "database error", extra={"kind": kind, "op_id": actor.op_id}, exc_info=True
+                    "database error",
+                    extra={"kind": kind, "op_id": actor.op_id, "committing": committing},
+                    exc_info=True,
                 )
+                if isinstance(exc, OutcomeUnknown):
+                    raise
+                if committing:
+                    raise outcome_unknown(actor.op_id) from exc
+                if isinstance(exc, DatabaseUnavailable):
+                    raise
                 raise unavailable(self.db.url, exc) from exc
+
+    def operation_outcome(self, op_id: str) -> OperationOutcome | None:
+        """The committed operation ``op_id`` (its kind and stored result), or None if it never
+        landed. Raises :class:`DatabaseUnavailable` while the database does not answer: that is
+        "still unknown", never "not saved"."""
+        try:
+            with self.db.read() as conn:
+                row = conn.execute(
+                    select(
+                        operation_t.c.kind,
+                        operation_t.c.station,
+                        operation_t.c.created_at,
+                        operation_t.c.result,
+                    ).where(operation_t.c.op_id == op_id)
+                ).first()
+        except DBAPIError as exc:
+            raise unavailable(self.db.url, exc) from exc
+        if row is None:
+            return None
+        return OperationOutcome(
+            op_id=op_id,
+            kind=row.kind,
+            station=row.station,
+            at=row.created_at,
+            result=row.result,
+        )
 
     def _replayed(self, conn: Connection, actor: Actor, kind: str, result_type: type[R]) -> R:
         row = conn.execute(
