@@ -21,16 +21,17 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from screens.station import describe_error
 from store import desk, search, wristbands
 from store.bands import BandState, block_band, state_text, unblock_band
 from store.i18n import _, ngettext
 from store.invites import parse_scan
+from store.retry import run_with_retry
 from store.search import AttendeeHit
 from tui.bigtext import BigText
-from tui.messages import TapDetected
+from tui.messages import DataChanged, TapDetected
 from tui.protocols import station_app
 from tui.widgets import StationHeader
 
@@ -293,7 +294,9 @@ class BandsScreen(Screen[None]):
         uid = message.uid
         if self.mode == TAP_NEW and self.person is not None:
             attendee = self.person.attendee_id
-            self.run_op(lambda: wristbands.replace_band(app.store, actor, attendee, uid))
+            self.run_op(
+                actor.op_id, lambda: wristbands.replace_band(app.store, actor, attendee, uid)
+            )
             return
         if self.mode == FIND_PERSON:
             self.action_inspect_mode()
@@ -312,9 +315,32 @@ class BandsScreen(Screen[None]):
         return found
 
     @work(thread=True, group="bands-op", exit_on_error=False)
-    def run_op(self, call: Callable[[], object]) -> object:
-        """Run one store operation in a thread; the result is rendered by its type."""
-        return call()
+    def run_op(self, op_id: str, call: Callable[[], object]) -> object:
+        """Run one store operation in a thread; the result is rendered by its type.
+
+        While the database is away the same operation (same ``op_id``) is retried and the card
+        says so; it lands once or ends in "not done" (see store.retry).
+        """
+        store = station_app(self).store
+        worker = get_current_worker()
+        return run_with_retry(
+            call,
+            lambda _state, text: self.call_later(self._card, Text(text), "warn"),
+            check=lambda: store.operation_outcome(op_id),
+            cancelled=lambda: worker.is_cancelled,
+        )
+
+    # -- live -----------------------------------------------------------------------------------
+
+    def on_data_changed(self, _message: DataChanged) -> None:
+        """Something was committed somewhere: refresh the band on show (balance, state)."""
+        if self.mode == INSPECT and self.inspection is not None:
+            self.reinspect(self.inspection.uid)
+
+    @work(thread=True, group="bands-live", exclusive=True, exit_on_error=False)
+    def reinspect(self, uid: str) -> wristbands.BandInspection:
+        """The band on show again, as the database has it now (no tap recorded, no flash)."""
+        return wristbands.inspect_band(station_app(self).store, uid)
 
     # -- block, unblock, return -----------------------------------------------------------------
 
@@ -346,9 +372,9 @@ class BandsScreen(Screen[None]):
         actor = app.actor()
         uid = found.uid
         if found.state == "active":
-            self.run_op(lambda: block_band(app.store, actor, uid, reason))
+            self.run_op(actor.op_id, lambda: block_band(app.store, actor, uid, reason))
         else:
-            self.run_op(lambda: unblock_band(app.store, actor, uid, reason))
+            self.run_op(actor.op_id, lambda: unblock_band(app.store, actor, uid, reason))
 
     def action_return_band(self) -> None:
         found = self._inspected()
@@ -367,12 +393,24 @@ class BandsScreen(Screen[None]):
         app = station_app(self)
         actor = app.actor()
         uid = found.uid
-        self.run_op(lambda: wristbands.return_band(app.store, actor, uid))
+        self.run_op(actor.op_id, lambda: wristbands.return_band(app.store, actor, uid))
 
     # -- rendering ----------------------------------------------------------------------------
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
+        if worker.group == "bands-live":
+            found = worker.result
+            if (
+                event.state == WorkerState.SUCCESS
+                and isinstance(found, wristbands.BandInspection)
+                and self.mode == INSPECT
+                and self.inspection is not None
+                and found.uid == self.inspection.uid
+                and found != self.inspection
+            ):
+                self.show_inspection(found)
+            return
         if event.state == WorkerState.ERROR:
             if worker.group == "bands-search":
                 return

@@ -15,6 +15,7 @@ over all stations grows whenever anything that a screen shows was committed anyw
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -77,10 +78,8 @@ class ChangeWatcher:
 
     def _close_raw(self) -> None:
         if self._raw is not None:
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 self._raw.close()
-            except sqlite3.Error:
-                pass
             self._raw = None
 
     def close(self) -> None:

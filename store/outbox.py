@@ -197,11 +197,8 @@ class Outbox:
     def pending_count(self) -> int:
         """How many awards wait to be sent."""
         with self._lock:
-            return int(
-                self._conn.execute("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()[
-                    0
-                ]
-            )
+            row = self._conn.execute("SELECT count(*) FROM outbox WHERE state = 'pending'")
+            return int(row.fetchone()[0])
 
     def settle(self, op_id: str, state: str, reason: str = "", message: str = "") -> None:
         """Mark one award sent or refused (only while it is still pending)."""

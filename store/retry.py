@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from store.errors import DatabaseUnavailable, OutcomeUnknown
 from store.i18n import _
@@ -94,7 +94,7 @@ def state_text(state: RetryState, attempt: int = 0) -> str:
 
 def run_with_retry(
     call: Callable[[], R],
-    on_state: Callable[[RetryState, str], None] | None = None,
+    on_state: Callable[[RetryState, str], Any] | None = None,
     *,
     check: Callable[[], object] | None = None,
     policy: RetryPolicy = DEFAULT_POLICY,

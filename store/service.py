@@ -44,8 +44,11 @@ event_t: Table = Event.__table__  # type: ignore[attr-defined]
 prize_t: Table = Prize.__table__  # type: ignore[attr-defined]
 redemption_t: Table = Redemption.__table__  # type: ignore[attr-defined]
 
-#: A station that has not announced itself for this long is shown as silent.
-SILENT_AFTER = timedelta(seconds=60)
+#: How often a running station announces itself (tui/app.py's heartbeat).
+HEARTBEAT_SECONDS = 5.0
+#: A station that has not announced itself for this many heartbeats is shown as silent.
+SILENT_AFTER_BEATS = 3
+SILENT_AFTER = timedelta(seconds=HEARTBEAT_SECONDS * SILENT_AFTER_BEATS)
 
 
 #: Hot-path statements, built once (see PERFORMANCE.md: statement construction is CPU).

@@ -241,8 +241,11 @@ def run_app(
     demo_pins: dict[str, str] | None = None,
 ) -> int:
     """Open the Textual App (imported only now: the language is installed)."""
+    from store.outbox import Outbox
     from tui.app import TapdeskApp
 
+    url = settings.demo_database_url if demo else settings.database_url
+    outbox = Outbox(settings.outbox_path(url))
     app = TapdeskApp(
         store=store,
         reader=reader,
@@ -251,11 +254,13 @@ def run_app(
         demo=demo,
         event_name=store.event_name(),
         demo_pins=demo_pins,
+        outbox=outbox,
     )
     try:
         app.run()
     finally:
         store.close()
+        outbox.close()
     return app.return_code or 0
 
 
@@ -339,16 +344,39 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_stations(_args: argparse.Namespace, settings: Settings) -> int:
+    from zoneinfo import ZoneInfo
+
+    from store.service import SILENT_AFTER
+
     store = open_store(settings.database_url)
     try:
         stations = store.stations()
+        zone = ZoneInfo(store.event_timezone())
     finally:
         store.close()
+    if not stations:
+        print(_("No station has announced itself yet."))
+        return 0
+    print(
+        f"{_('station'):<16} {_('role'):<8} {_('staff'):<22} {_('reader'):<12} "
+        f"{_('last seen'):<9}  {_('state')}"
+    )
     for s in stations:
-        seen = s.last_seen.strftime("%Y-%m-%d %H:%M:%S UTC") if s.last_seen else "—"
-        mark = _("SILENT") if s.silent else _("live")
+        seen = s.last_seen.astimezone(zone).strftime("%H:%M:%S") if s.last_seen else "—"
+        if s.silent:
+            mark = _("SILENT (nothing for over {seconds} s)").format(
+                seconds=int(SILENT_AFTER.total_seconds())
+            )
+        else:
+            mark = _("live")
         role, staff, reader = s.role or "—", s.staff or "—", s.reader_state or "—"
-        print(f"{s.name:<16} {role:<8} {staff:<20} {reader:<10} {seen}  {mark}")
+        print(f"{s.name:<16} {role:<8} {staff[:22]:<22} {reader[:12]:<12} {seen:<9}  {mark}")
+    silent = sum(1 for s in stations if s.silent)
+    print(
+        _("{n} stations, {silent} silent; times in {zone}.").format(
+            n=len(stations), silent=silent, zone=zone.key
+        )
+    )
     return 0
 
 
