@@ -198,6 +198,15 @@ def build_parser() -> argparse.ArgumentParser:
     desk_bench.set_defaults(handler=cmd_bench_desk)
     desk_bench.add_argument("--attendees", type=int, default=100_000, help=_("how many people"))
     desk_bench.add_argument("--json", action="store_true", help=_("print one JSON object"))
+    load_bench = bench_commands.add_parser(
+        "load",
+        help=_("N station processes running the event's mix at once, then verify"),
+        parents=[common],
+    )
+    load_bench.set_defaults(handler=cmd_bench_load)
+    load_bench.add_argument("--stations", type=int, default=8, help=_("station processes"))
+    load_bench.add_argument("--seconds", type=float, default=10.0, help=_("length of the run"))
+    load_bench.add_argument("--json", action="store_true", help=_("print one JSON object"))
     return parser
 
 
@@ -548,6 +557,18 @@ def print_figures(figures: dict[str, Any], as_json: bool) -> None:
     width = max(len(key) for key in figures)
     for key, value in figures.items():
         print(f"{key:<{width}}  {value}")
+
+
+def cmd_bench_load(args: argparse.Namespace, settings: Settings) -> int:
+    from store.bench.load import run_load
+
+    if args.stations < 1 or args.seconds <= 0:
+        raise CliError(_("--stations and --seconds must be more than zero."), code=2)
+    figures = run_load(settings.db, stations=args.stations, seconds=args.seconds)
+    if not args.json:
+        figures.pop("per_kind", None)
+    print_figures(figures, args.json)
+    return 0 if figures["violations"] == 0 and figures["user_errors"] == 0 else 1
 
 
 def cmd_bench_ledger(args: argparse.Namespace, settings: Settings) -> int:
