@@ -207,6 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
     load_bench.add_argument("--stations", type=int, default=8, help=_("station processes"))
     load_bench.add_argument("--seconds", type=float, default=10.0, help=_("length of the run"))
     load_bench.add_argument("--json", action="store_true", help=_("print one JSON object"))
+    load_bench.add_argument(
+        "--cut-at",
+        type=float,
+        metavar="S",
+        help=_("PostgreSQL: cut every station's connections S seconds into the run"),
+    )
     return parser
 
 
@@ -564,7 +570,9 @@ def cmd_bench_load(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.stations < 1 or args.seconds <= 0:
         raise CliError(_("--stations and --seconds must be more than zero."), code=2)
-    figures = run_load(settings.db, stations=args.stations, seconds=args.seconds)
+    figures = run_load(
+        settings.db, stations=args.stations, seconds=args.seconds, cut_at_s=args.cut_at
+    )
     if not args.json:
         figures.pop("per_kind", None)
     print_figures(figures, args.json)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import multiprocessing
 import random
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, make_url, select
 
 from store import hub, wristbands
 from store.bench.common import percentile, scratch_database, seed_people
@@ -203,11 +204,44 @@ class StationPlan:
     activities: list[str]
     questions: list[str]
     mix: tuple[MixEntry, ...]
+    cut_at_s: float | None = None
+
+
+def _cut_later(store: Store, url: str, after_s: float, cuts: list[int]) -> threading.Thread:
+    """Terminate this station's own PostgreSQL backends ``after_s`` seconds from now.
+
+    The station is busy in operations most of the time, so the cut lands in the middle of one,
+    as a server restart or a Wi-Fi drop would. Only this process's backends are touched.
+    """
+    import psycopg
+    from sqlalchemy import event
+
+    pids: set[int] = set()
+
+    @event.listens_for(store.db.engine, "checkout")
+    def _remember(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        pids.add(int(dbapi_connection.info.backend_pid))
+
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def cut() -> None:
+        time.sleep(after_s)
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            for pid in sorted(pids):
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                cuts.append(pid)
+
+    thread = threading.Thread(target=cut, daemon=True)
+    return thread
 
 
 def _station_process(plan: StationPlan) -> dict[str, Any]:
     forget_cached_accounts()
     store = Store.open(plan.url, migrate=False)
+    cuts: list[int] = []
+    cutter = None
+    if plan.cut_at_s is not None and store.db.dialect == "postgresql":
+        cutter = _cut_later(store, plan.url, plan.cut_at_s, cuts)
     name = f"load-{plan.index + 1}"
     st = Station(
         store=store,
@@ -227,14 +261,19 @@ def _station_process(plan: StationPlan) -> dict[str, Any]:
     while time.time() < plan.start_at:  # every station starts at the same moment
         time.sleep(0.005)
     started = time.perf_counter()
+    if cutter is not None:
+        cutter.start()
     deadline = started + plan.seconds
     while time.perf_counter() < deadline:
         entry = st.rng.choices(plan.mix, weights)[0]
         entry.run(st)
     elapsed = time.perf_counter() - started
+    if cutter is not None:
+        cutter.join(timeout=10)
     store.close()
     return {
         "elapsed": elapsed,
+        "cuts": len(cuts),
         "timings": st.timings,
         "refusals": st.refusals,
         "errors": st.errors,
@@ -291,8 +330,13 @@ def run_load(
     stations: int = 8,
     seconds: float = 10.0,
     mix: tuple[MixEntry, ...] = MIX,
+    cut_at_s: float | None = None,
 ) -> dict[str, Any]:
-    """Run the load on a throw-away database and return the figures."""
+    """Run the load on a throw-away database and return the figures.
+
+    ``cut_at_s`` (PostgreSQL): that many seconds into the run, every station's connections are
+    terminated (``pg_terminate_backend``), as a server restart looks to the stations.
+    """
     with scratch_database(db_url, "load") as url:
         store = Store.open(url, migrate=False)
         load_event(store, DEMO_EVENT_FILE, Actor(station="bench-setup"))
@@ -323,6 +367,7 @@ def run_load(
                     activities=activities or [catalogue.activities[0].id],
                     questions=questions,
                     mix=mix,
+                    cut_at_s=cut_at_s,
                 )
             )
         ctx = multiprocessing.get_context("spawn")
@@ -371,6 +416,9 @@ def _figures(
         "refusals": sum(refusals.values()),
         "violations": len(violations),
     }
+    cuts = sum(r["cuts"] for r in results)
+    if cuts:
+        figures["connections_cut"] = cuts
     for kind in sorted(timings):
         values = timings[kind]
         figures[f"{kind}"] = (
