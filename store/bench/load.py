@@ -19,6 +19,7 @@ new kind (the prize counter's redemptions, the coat check) is one function and o
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import random
 import threading
@@ -87,14 +88,12 @@ class Station:
         """Run one operation (retried like a station when the database is away) and time it."""
         started = time.perf_counter()
         try:
-            if op_id is None:
-                result = call()
-            else:
-                result = run_with_retry(
-                    call,
-                    check=lambda: self.store.operation_outcome(op_id),
-                    policy=BENCH_RETRY,
-                )
+            result = run_with_retry(
+                call,
+                # A read has no operation id: retrying it is always safe.
+                check=(lambda: self.store.operation_outcome(op_id)) if op_id else None,
+                policy=BENCH_RETRY,
+            )
         except Refused:
             self.refusals[kind] = self.refusals.get(kind, 0) + 1
             result = None
@@ -236,6 +235,10 @@ def _cut_later(store: Store, url: str, after_s: float, cuts: list[int]) -> threa
 
 
 def _station_process(plan: StationPlan) -> dict[str, Any]:
+    # The store logs every lost connection with its traceback; a bench prints figures only.
+    quiet = logging.getLogger("tapdesk")
+    quiet.addHandler(logging.NullHandler())
+    quiet.propagate = False
     forget_cached_accounts()
     store = Store.open(plan.url, migrate=False)
     cuts: list[int] = []
