@@ -79,6 +79,9 @@ class Station:
     refusals: dict[str, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
     error_samples: list[str] = field(default_factory=list)
+    statements: dict[str, int] = field(default_factory=dict)
+    """SQL statements sent per kind (round trips, BEGIN and COMMIT not counted)."""
+    sent: list[int] = field(default_factory=lambda: [0])
 
     def actor(self) -> Actor:
         """A fresh action (new operation id) of this station's staff member."""
@@ -87,6 +90,7 @@ class Station:
     def timed(self, kind: str, call: Callable[[], Any], *, op_id: str | None = None) -> Any:
         """Run one operation (retried like a station when the database is away) and time it."""
         started = time.perf_counter()
+        before = self.sent[0]
         try:
             result = run_with_retry(
                 call,
@@ -107,6 +111,7 @@ class Station:
                 )
             result = None
         self.timings.setdefault(kind, []).append((time.perf_counter() - started) * 1000)
+        self.statements[kind] = self.statements.get(kind, 0) + self.sent[0] - before
         return result
 
 
@@ -260,6 +265,12 @@ def _station_process(plan: StationPlan) -> dict[str, Any]:
         next_band=0,
     )
     store.announce(name, "hub", plan.staff_name, "bench")
+    from sqlalchemy import event
+
+    @event.listens_for(store.db.engine, "before_cursor_execute")
+    def _count(*_args: Any) -> None:
+        st.sent[0] += 1
+
     weights = [entry.weight for entry in plan.mix]
     while time.time() < plan.start_at:  # every station starts at the same moment
         time.sleep(0.005)
@@ -281,6 +292,7 @@ def _station_process(plan: StationPlan) -> dict[str, Any]:
         "refusals": st.refusals,
         "errors": st.errors,
         "error_samples": st.error_samples,
+        "statements": st.statements,
     }
 
 
@@ -334,11 +346,14 @@ def run_load(
     seconds: float = 10.0,
     mix: tuple[MixEntry, ...] = MIX,
     cut_at_s: float | None = None,
+    with_reference: bool = True,
 ) -> dict[str, Any]:
     """Run the load on a throw-away database and return the figures.
 
     ``cut_at_s`` (PostgreSQL): that many seconds into the run, every station's connections are
     terminated (``pg_terminate_backend``), as a server restart looks to the stations.
+    ``with_reference`` (PostgreSQL): afterwards, the same number of plain-psycopg processes
+    making one-statement awards, for a ratio measured on the same machine at the same time.
     """
     with scratch_database(db_url, "load") as url:
         store = Store.open(url, migrate=False)
@@ -376,10 +391,21 @@ def run_load(
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(stations) as pool:
             results = pool.map(_station_process, plans)
+        reference = None
+        if url.startswith("postgresql") and with_reference:
+            # The same machine's plain-psycopg capacity in the same run (shared machines move
+            # absolute figures up to 2x): the award as one statement, same process count.
+            from store.bench.ledger import _run_raw
+
+            reference = _run_raw(url, uids, stations, min(seconds, 5.0))
         store = Store.open(url, migrate=False)
         report = store.verify()
         store.close()
-    return _figures(results, stations, seconds, url, report.violations, mix)
+    figures = _figures(results, stations, seconds, url, report.violations, mix)
+    if reference is not None:
+        figures["raw_psycopg_award_tx_per_s"] = round(reference)
+        figures["ratio_to_raw"] = round(figures["ops_per_s"] / max(reference, 1), 2)
+    return figures
 
 
 def _figures(
@@ -393,8 +419,11 @@ def _figures(
     timings: dict[str, list[float]] = {}
     refusals: dict[str, int] = {}
     errors: dict[str, int] = {}
+    statements: dict[str, int] = {}
     samples: list[str] = []
     for r in results:
+        for kind, n in r["statements"].items():
+            statements[kind] = statements.get(kind, 0) + n
         for kind, values in r["timings"].items():
             timings.setdefault(kind, []).extend(values)
         for kind, n in r["refusals"].items():
@@ -426,8 +455,8 @@ def _figures(
         values = timings[kind]
         figures[f"{kind}"] = (
             f"n={len(values)} p50={_ms(values, 50)} p95={_ms(values, 95)} "
-            f"p99={_ms(values, 99)} ms; refused {refusals.get(kind, 0)}, "
-            f"errors {errors.get(kind, 0)}"
+            f"p99={_ms(values, 99)} ms; {statements.get(kind, 0) / len(values):.1f} statements; "
+            f"refused {refusals.get(kind, 0)}, errors {errors.get(kind, 0)}"
         )
     figures["per_kind"] = {
         kind: {
@@ -437,6 +466,7 @@ def _figures(
             "p99_ms": _ms(values, 99),
             "refusals": refusals.get(kind, 0),
             "user_errors": errors.get(kind, 0),
+            "statements_per_op": round(statements.get(kind, 0) / len(values), 1),
         }
         for kind, values in sorted(timings.items())
     }

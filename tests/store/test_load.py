@@ -36,7 +36,7 @@ def test_a_short_load_on_sqlite_leaves_the_ledger_clean() -> None:
 def test_a_short_load_on_postgresql_leaves_the_ledger_clean() -> None:
     if not PG_URL:
         pytest.skip("PostgreSQL tests need TAPDESK_TEST_DATABASE_URL")
-    _check(run_load(PG_URL, stations=4, seconds=2.0))
+    _check(run_load(PG_URL, stations=4, seconds=2.0, with_reference=False))
 
 
 @pytest.mark.slow
@@ -46,6 +46,6 @@ def test_connections_cut_in_the_middle_of_a_load_leave_the_ledger_clean() -> Non
     them): each operation is retried with its operation id, lands once, and verify is clean."""
     if not PG_URL:
         pytest.skip("PostgreSQL tests need TAPDESK_TEST_DATABASE_URL")
-    figures = run_load(PG_URL, stations=3, seconds=3.0, cut_at_s=1.0)
+    figures = run_load(PG_URL, stations=3, seconds=3.0, cut_at_s=1.0, with_reference=False)
     assert figures.get("connections_cut", 0) >= 3
     _check(figures)
