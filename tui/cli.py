@@ -378,7 +378,9 @@ def cmd_stations(_args: argparse.Namespace, settings: Settings) -> int:
     )
     for s in stations:
         seen = s.last_seen.astimezone(zone).strftime("%H:%M:%S") if s.last_seen else "—"
-        if s.silent:
+        if s.last_seen is None:
+            mark = _("SILENT (never announced itself: a command-line tool or a bench)")
+        elif s.silent:
             mark = _("SILENT (nothing for over {seconds} s)").format(
                 seconds=int(SILENT_AFTER.total_seconds())
             )

@@ -357,3 +357,30 @@ def test_only_awards_go_into_the_outbox(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="only hub awards"):
         box.add(hubman(), "redeem", {"uid": UID}, "")
     box.close()
+
+
+# -- tapdesk stations ---------------------------------------------------------------------------
+
+
+def test_stations_lists_live_and_silent_ones(
+    sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tui.cli import main
+
+    store = Store.open(sqlite_url, migrate=False)
+    store.announce("desk-1", "desk", "Айгерим Сапарова", "ready")
+    store.announce("hub-qa", "hub", "Ербол Өтебаев", "no reader")
+    with store.db.write() as conn:  # hub-qa last spoke a minute ago
+        conn.execute(
+            text("UPDATE station SET last_seen = :t WHERE name = 'hub-qa'"),
+            {"t": "2020-01-01 10:00:00.000000"},
+        )
+    store.close()
+    code = main(["stations", "--db", sqlite_url, "--data-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    desk_line = next(line for line in out.splitlines() if line.startswith("desk-1"))
+    hub_line = next(line for line in out.splitlines() if line.startswith("hub-qa"))
+    assert "desk" in desk_line and "Айгерим Сапарова" in desk_line and "live" in desk_line
+    assert "no reader" in hub_line and "SILENT" in hub_line
+    assert "2 stations, 1 silent" in out
