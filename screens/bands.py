@@ -21,18 +21,18 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, WorkerState
 
 from screens.station import describe_error
 from store import desk, search, wristbands
 from store.bands import BandState, block_band, state_text, unblock_band
 from store.i18n import _, ngettext
 from store.invites import parse_scan
-from store.retry import run_with_retry
 from store.search import AttendeeHit
 from tui.bigtext import BigText
 from tui.messages import DataChanged, TapDetected
 from tui.protocols import station_app
+from tui.retrying import run_write
 from tui.widgets import StationHeader
 
 __all__ = ["BandsScreen", "ReasonScreen"]
@@ -321,14 +321,11 @@ class BandsScreen(Screen[None]):
         While the database is away the same operation (same ``op_id``) is retried and the card
         says so; it lands once or ends in "not done" (see store.retry).
         """
-        store = station_app(self).store
-        worker = get_current_worker()
-        return run_with_retry(
-            call,
-            lambda _state, text: self.call_later(self._card, Text(text), "warn"),
-            check=lambda: store.operation_outcome(op_id),
-            cancelled=lambda: worker.is_cancelled,
-        )
+        return run_write(self, op_id, call, self._waiting)
+
+    def _waiting(self, text: str) -> None:
+        """The database is away: say so on the card."""
+        self._card(Text(text), "warn")
 
     # -- live -----------------------------------------------------------------------------------
 

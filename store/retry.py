@@ -36,6 +36,7 @@ from store.errors import DatabaseUnavailable, OutcomeUnknown
 from store.i18n import _
 
 __all__ = [
+    "DEFAULT_POLICY",
     "NotDone",
     "RetryPolicy",
     "RetryState",
