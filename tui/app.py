@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
@@ -93,6 +94,8 @@ class TapdeskApp(App[None]):
         self.outbox = outbox
         self._watcher = ChangeWatcher(store)
         self._outbox_due = outbox is not None
+        self._polling = threading.Lock()
+        self._flushing = threading.Lock()
         self._zone = ZoneInfo("UTC")
         self.staff: StaffInfo | None = None
         self.set_reactive(TapdeskApp.event_name, event_name)
@@ -167,11 +170,17 @@ class TapdeskApp(App[None]):
         away) changes nothing; the first one that succeeds reports what changed meanwhile and
         sends the awards this station kept offline.
         """
+        # A poll can hang for the connect time-out while the database is away: never pile up
+        # threads behind it.
+        if not self._polling.acquire(blocking=False):
+            return
         try:
             seq = self._watcher.poll()
         except Exception:  # the heartbeat reports an unreachable database
             log.debug("change poll failed", exc_info=True)
             return
+        finally:
+            self._polling.release()
         if self._outbox_due:
             self.flush_outbox()
         if seq is not None:
@@ -186,8 +195,14 @@ class TapdeskApp(App[None]):
     def flush_outbox(self) -> None:
         """Send the awards kept while the database was away, each once, by its operation id."""
         box = self.outbox
-        if box is None:
-            return
+        if box is None or not self._flushing.acquire(blocking=False):
+            return  # no outbox, or a replay is already under way
+        try:
+            self._replay(box)
+        finally:
+            self._flushing.release()
+
+    def _replay(self, box: Outbox) -> None:
         settled: list[tuple[OutboxEntry, object | None, str]] = []
 
         def on_result(entry: OutboxEntry, result: object | None, error: DomainError | None) -> None:
