@@ -30,8 +30,9 @@ from store.i18n import _, ngettext
 from store.invites import parse_scan
 from store.search import AttendeeHit
 from tui.bigtext import BigText
-from tui.messages import TapDetected
+from tui.messages import DataChanged, TapDetected
 from tui.protocols import station_app
+from tui.retrying import run_write
 from tui.widgets import StationHeader
 
 __all__ = ["BandsScreen", "ReasonScreen"]
@@ -293,7 +294,9 @@ class BandsScreen(Screen[None]):
         uid = message.uid
         if self.mode == TAP_NEW and self.person is not None:
             attendee = self.person.attendee_id
-            self.run_op(lambda: wristbands.replace_band(app.store, actor, attendee, uid))
+            self.run_op(
+                actor.op_id, lambda: wristbands.replace_band(app.store, actor, attendee, uid)
+            )
             return
         if self.mode == FIND_PERSON:
             self.action_inspect_mode()
@@ -317,9 +320,29 @@ class BandsScreen(Screen[None]):
         return found
 
     @work(thread=True, group="bands-op", exit_on_error=False)
-    def run_op(self, call: Callable[[], object]) -> object:
-        """Run one store operation in a thread; the result is rendered by its type."""
-        return call()
+    def run_op(self, op_id: str, call: Callable[[], object]) -> object:
+        """Run one store operation in a thread; the result is rendered by its type.
+
+        While the database is away the same operation (same ``op_id``) is retried and the card
+        says so; it lands once or ends in "not done" (see store.retry).
+        """
+        return run_write(self, op_id, call, self._waiting)
+
+    def _waiting(self, text: str) -> None:
+        """The database is away: say so on the card."""
+        self._card(Text(text), "warn")
+
+    # -- live -----------------------------------------------------------------------------------
+
+    def on_data_changed(self, _message: DataChanged) -> None:
+        """Something was committed somewhere: refresh the band on show (balance, state)."""
+        if self.mode == INSPECT and self.inspection is not None:
+            self.reinspect(self.inspection.uid)
+
+    @work(thread=True, group="bands-live", exclusive=True, exit_on_error=False)
+    def reinspect(self, uid: str) -> wristbands.BandInspection:
+        """The band on show again, as the database has it now (no tap recorded, no flash)."""
+        return wristbands.inspect_band(station_app(self).store, uid)
 
     # -- block, unblock, return -----------------------------------------------------------------
 
@@ -351,9 +374,9 @@ class BandsScreen(Screen[None]):
         actor = app.actor()
         uid = found.uid
         if found.state == "active":
-            self.run_op(lambda: block_band(app.store, actor, uid, reason))
+            self.run_op(actor.op_id, lambda: block_band(app.store, actor, uid, reason))
         else:
-            self.run_op(lambda: unblock_band(app.store, actor, uid, reason))
+            self.run_op(actor.op_id, lambda: unblock_band(app.store, actor, uid, reason))
 
     def action_return_band(self) -> None:
         found = self._inspected()
@@ -372,12 +395,24 @@ class BandsScreen(Screen[None]):
         app = station_app(self)
         actor = app.actor()
         uid = found.uid
-        self.run_op(lambda: wristbands.return_band(app.store, actor, uid))
+        self.run_op(actor.op_id, lambda: wristbands.return_band(app.store, actor, uid))
 
     # -- rendering ----------------------------------------------------------------------------
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
+        if worker.group == "bands-live":
+            found = worker.result
+            if (
+                event.state == WorkerState.SUCCESS
+                and isinstance(found, wristbands.BandInspection)
+                and self.mode == INSPECT
+                and self.inspection is not None
+                and found.uid == self.inspection.uid
+                and found != self.inspection
+            ):
+                self.show_inspection(found)
+            return
         if event.state == WorkerState.ERROR:
             if worker.group == "bands-search":
                 return

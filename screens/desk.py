@@ -31,8 +31,9 @@ from store.invites import parse_scan
 from store.results import BandLookup
 from store.search import AttendeeHit
 from tui.bigtext import BigText
-from tui.messages import TapDetected
+from tui.messages import DataChanged, TapDetected
 from tui.protocols import station_app
+from tui.retrying import run_write
 from tui.widgets import StationHeader
 
 __all__ = ["DeskScreen"]
@@ -157,7 +158,8 @@ class DeskScreen(Screen[None]):
             return
         app = station_app(self)
         attendee = self.card_id()  # now, not when the thread runs: the card may change
-        self.run_op(lambda: desk.check_in(app.store, app.actor(), attendee))
+        actor = app.actor()  # one operation id for this action, kept across retries
+        self.run_op(actor.op_id, lambda: desk.check_in(app.store, actor, attendee))
 
     def action_next_colour(self) -> None:
         if self.checked_in is None or self.card is None:
@@ -168,7 +170,8 @@ class DeskScreen(Screen[None]):
         colour = ids[(current + 1) % len(ids)]
         app = station_app(self)
         attendee = self.card_id()
-        self.run_op(lambda: desk.override_colour(app.store, app.actor(), attendee, colour))
+        actor = app.actor()
+        self.run_op(actor.op_id, lambda: desk.override_colour(app.store, actor, attendee, colour))
 
     def action_undo(self) -> None:
         # Twice within a few seconds: an undo takes back a check-in, a band and points.
@@ -181,7 +184,8 @@ class DeskScreen(Screen[None]):
             return
         self._undo_armed = 0.0
         app = station_app(self)
-        self.run_op(lambda: desk.undo_last_check_in(app.store, app.actor()))
+        actor = app.actor()
+        self.run_op(actor.op_id, lambda: desk.undo_last_check_in(app.store, actor))
 
     def action_walk_in(self) -> None:
         self.app.push_screen(WalkInScreen(), self._walked_in)
@@ -209,20 +213,62 @@ class DeskScreen(Screen[None]):
         if self.checked_in is not None and self.card is not None:
             uid, attendee = message.uid, self.card_id()
             actor = app.actor(message.correlation_id)
-            self.run_op(lambda: desk.bind_band(app.store, actor, attendee, uid))
+            self.run_op(actor.op_id, lambda: desk.bind_band(app.store, actor, attendee, uid))
         else:
             actor = app.actor(message.correlation_id)
-            self.run_op(lambda: app.store.identify_band(actor, message.uid))
+            self.run_op(actor.op_id, lambda: app.store.identify_band(actor, message.uid))
 
     @work(thread=True, group="desk-op", exit_on_error=False)
-    def run_op(self, call: Callable[[], object]) -> object:
-        """Run one store operation in a thread; the result is rendered by its type."""
-        return call()
+    def run_op(self, op_id: str, call: Callable[[], object]) -> object:
+        """Run one store operation in a thread; the result is rendered by its type.
+
+        While the database is away the same operation (same ``op_id``) is retried and the
+        card says so; it lands once or ends in "not done" (see store.retry).
+        """
+        return run_write(self, op_id, call, self._waiting)
+
+    def _waiting(self, text: str) -> None:
+        """The database is away: say so where the result will appear."""
+        if self.checked_in is not None:
+            self.query_one("#colour-hint", Static).update(text)
+            return
+        card = self.query_one("#card", Static)
+        card.remove_class("ok", "error", "stop")
+        card.add_class("warn")
+        card.update(text)
+
+    # -- live -----------------------------------------------------------------------------------
+
+    def on_data_changed(self, _message: DataChanged) -> None:
+        """Another station (or this one) committed something: refresh the open card.
+
+        Only a card on its own (not while the colour shows, or a band is being bound): it may
+        have been checked in at another desk meanwhile.
+        """
+        if self.card is not None and self.checked_in is None:
+            self.reload_card(self.card.attendee_id)
+
+    @work(thread=True, group="desk-live", exclusive=True, exit_on_error=False)
+    def reload_card(self, attendee_id: int) -> desk.AttendeeCard:
+        """The open card again, as the database has it now."""
+        return desk.attendee_card(station_app(self).store, attendee_id)
 
     # -- rendering ----------------------------------------------------------------------------
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
+        if worker.group == "desk-live":
+            result = worker.result
+            if (
+                event.state == WorkerState.SUCCESS
+                and isinstance(result, desk.AttendeeCard)
+                and self.card is not None
+                and self.checked_in is None
+                and result.attendee_id == self.card.attendee_id
+                and result != self.card
+            ):
+                self.show_card(result)
+            return
         if event.state == WorkerState.ERROR:
             if worker.group == "desk-search":
                 return

@@ -23,13 +23,15 @@ from textual.worker import Worker, WorkerState
 from screens.lookup import LookupScreen
 from screens.station import describe_error
 from store import hub, stations
+from store.errors import DatabaseUnavailable
 from store.i18n import _
+from store.outbox import OutboxEntry, send_award
 from tui.bigtext import BigText
-from tui.messages import TapDetected
+from tui.messages import DataChanged, OutboxChanged, TapDetected
 from tui.protocols import station_app
 from tui.widgets import StationHeader
 
-__all__ = ["AwardChoice", "AwardPicker", "HubScreen"]
+__all__ = ["AwardChoice", "AwardPicker", "HubScreen", "Kept", "OutboxScreen"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,66 @@ class AwardChoice:
     hub_id: str
     label: str
     points: int
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """An award kept in this station's outbox: the database did not answer."""
+
+    name: str
+    label: str
+    pending: int
+
+
+class OutboxScreen(ModalScreen[None]):
+    """The awards this station kept while the database was away: pending, sent, refused."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", _("Close"))]
+    DEFAULT_CSS = """
+    OutboxScreen {
+        align: center middle;
+    }
+    OutboxScreen #outbox-box {
+        width: 100;
+        height: 80%;
+        border: round $accent;
+        background: $surface;
+        padding: 0 1;
+    }
+    OutboxScreen #outbox-table {
+        height: 1fr;
+    }
+    """
+
+    def __init__(self, entries: tuple[OutboxEntry, ...]) -> None:
+        super().__init__()
+        self.entries = entries
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="outbox-box"):
+            yield Static(_("Awards kept while the database was away (Esc closes)"), classes="title")
+            table: DataTable[Text] = DataTable(id="outbox-table", cursor_type="row")
+            yield table
+
+    def on_mount(self) -> None:
+        table = self.query_one("#outbox-table", DataTable)
+        table.add_columns(_("Kept at"), _("Band"), _("Award"), _("State"), _("Why"))
+        states = {"pending": _("pending"), "sent": _("sent"), "refused": _("REFUSED")}
+        app = station_app(self)
+        refused_first = sorted(self.entries, key=lambda e: (e.state != "refused", e.created_at))
+        for entry in refused_first:
+            table.add_row(
+                Text(app.local_time(entry.created_at)),
+                Text(str(entry.request.get("uid", ""))),
+                Text(entry.label[:34]),
+                Text(states.get(entry.state, entry.state)),
+                Text(entry.message),
+            )
+        if not self.entries:
+            table.add_row(Text("—"), Text(""), Text(_("nothing kept")), Text(""), Text(""))
+
+    def action_close(self) -> None:
+        self.dismiss(None)
 
 
 class AwardPicker(ModalScreen[AwardChoice | None]):
@@ -189,6 +251,7 @@ class HubScreen(Screen[None]):
         Binding("ctrl+o,f5", "choose", _("Choose award")),
         Binding("ctrl+z,f8", "undo", _("Undo selected award")),
         Binding("ctrl+f,f6", "lookup", _("Look up attendee")),
+        Binding("ctrl+y,f9", "outbox", _("Kept offline"), show=False),
     ]
 
     def __init__(self) -> None:
@@ -197,6 +260,10 @@ class HubScreen(Screen[None]):
         self.choice: AwardChoice | None = None
         self.awards: list[hub.HubAward] = []
         self.budget: int | None = None
+        self.pending = 0
+        """Awards kept in the outbox, waiting for the database."""
+        self.refused_offline = 0
+        """Kept awards the database refused when they were sent."""
 
     def compose(self) -> ComposeResult:
         yield StationHeader()
@@ -227,6 +294,9 @@ class HubScreen(Screen[None]):
         remembered = stations.preferences(app.store, app.station)
         staff = getattr(app, "staff", None)
         budget = hub.cool_budget_left(app.store, staff.id) if staff else None
+        if app.outbox is not None:
+            self.pending = app.outbox.pending_count()
+            self.refused_offline = len(app.outbox.entries("refused"))
         return catalogue, remembered, budget
 
     def _restore(self, remembered: dict[str, str]) -> None:
@@ -271,6 +341,16 @@ class HubScreen(Screen[None]):
             text.append(f"{self.choice.label}", style="bold")
         if budget is not None:
             text.append("   " + _("cool budget: {points}").format(points=budget))
+        if self.pending:
+            text.append(
+                "   " + _("pending ({n}): kept until the database answers").format(n=self.pending),
+                style="bold reverse",
+            )
+        if self.refused_offline:
+            text.append(
+                "   " + _("refused when sent: {n} (ctrl+y)").format(n=self.refused_offline),
+                style="bold",
+            )
         self.query_one("#hub-choice", Static).update(text)
 
     def action_choose(self) -> None:
@@ -336,17 +416,28 @@ class HubScreen(Screen[None]):
         self.award(self.choice, message.uid, message.correlation_id)
 
     @work(thread=True, group="hub-award", exit_on_error=False)
-    def award(self, choice: AwardChoice, uid: str, correlation_id: str) -> hub.HubAward:
-        """Award ``choice`` to the band (runs in a thread)."""
+    def award(self, choice: AwardChoice, uid: str, correlation_id: str) -> hub.HubAward | Kept:
+        """Award ``choice`` to the band (runs in a thread).
+
+        When the database does not answer (or the connection broke while saving), the award is
+        kept in this station's outbox with its operation id and sent — once — when it answers.
+        """
         app = station_app(self)
         actor = app.actor(correlation_id)
-        if choice.kind == "activity":
-            return hub.award_activity(app.store, actor, uid, choice.key)
-        if choice.kind == "quiz":
-            return hub.award_quiz(app.store, actor, uid, choice.key)
-        if choice.kind == "social":
-            return hub.award_social(app.store, actor, uid)
-        return hub.award_cool(app.store, actor, uid, choice.points, choice.hub_id)
+        request: dict[str, object] = {"uid": uid, "key": choice.key}
+        if choice.kind == "cool":
+            request = {"uid": uid, "points": choice.points, "hub_id": choice.hub_id}
+        try:
+            result = send_award(app.store, actor, choice.kind, request)
+        except DatabaseUnavailable:
+            box = app.outbox
+            if box is None:
+                raise
+            box.add(actor, choice.kind, request, choice.label)
+            app.outbox_added()
+            return Kept(name=uid, label=choice.label, pending=box.pending_count())
+        assert isinstance(result, hub.HubAward)
+        return result
 
     def action_undo(self) -> None:
         table = self.query_one("#awards", DataTable)
@@ -365,6 +456,36 @@ class HubScreen(Screen[None]):
 
     def action_lookup(self) -> None:
         self.app.push_screen(LookupScreen())
+
+    def action_outbox(self) -> None:
+        box = station_app(self).outbox
+        self.app.push_screen(OutboxScreen(box.entries() if box is not None else ()))
+
+    # -- live -----------------------------------------------------------------------------------
+
+    def on_data_changed(self, _message: DataChanged) -> None:
+        """Something was committed somewhere: today's numbers and the budget again."""
+        if self.choice is not None:
+            self.refresh_stats(self.choice.hub_id)
+
+    def on_outbox_changed(self, message: OutboxChanged) -> None:
+        """Kept awards were added or sent: the pending count, and what the replay settled."""
+        self.pending, self.refused_offline = message.pending, message.refused
+        self._show_choice()
+        for entry, result, refusal in message.settled:
+            if isinstance(result, hub.HubAward):
+                self.awards.insert(0, result)
+                del self.awards[20:]
+            elif refusal:
+                self.notify(
+                    _("An award kept offline was refused when sent ({what}): {why}").format(
+                        what=entry.label, why=refusal
+                    ),
+                    severity="error",
+                    timeout=15,
+                )
+        if message.settled:
+            self._redraw_awards()
 
     @work(thread=True, group="hub-stats", exclusive=True, exit_on_error=False)
     def refresh_stats(self, hub_id: str) -> tuple[hub.HubStats, int | None]:
@@ -406,6 +527,19 @@ class HubScreen(Screen[None]):
         elif isinstance(result, hub.HubAward):
             self._awarded(result)
             station_app(self).flash(True)
+        elif isinstance(result, Kept):
+            self.pending = result.pending
+            self._show_choice()
+            self._confirm(
+                Text(
+                    _(
+                        "Kept: {what} for band {uid} is pending ({n}) — the database is "
+                        "unreachable; it is sent once, automatically, when it answers."
+                    ).format(what=result.label, uid=result.name, n=result.pending)
+                ),
+                "warn",
+                big="…",
+            )
         elif isinstance(result, hub.HubUndo):
             self._confirm(
                 Text(

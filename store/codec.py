@@ -45,7 +45,16 @@ def _build(tp: Any, raw: Any) -> Any:
         return datetime.fromisoformat(raw)
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         hints = typing.get_type_hints(tp)
-        return tp(**{f.name: _build(hints[f.name], raw[f.name]) for f in dataclasses.fields(tp)})
+        # A field with a default may be missing: a result saved before the field existed, or
+        # written by a one-statement path that leaves it at its default.
+        return tp(
+            **{
+                f.name: _build(hints[f.name], raw[f.name])
+                for f in dataclasses.fields(tp)
+                if f.name in raw
+                or (f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+            }
+        )
     return raw
 
 

@@ -9,6 +9,7 @@ __all__ = [
     "DatabaseUnavailable",
     "DomainError",
     "NotFound",
+    "OutcomeUnknown",
     "Refused",
 ]
 
@@ -42,6 +43,17 @@ class NotFound(DomainError):
 
 class DatabaseUnavailable(DomainError):
     """The database cannot be reached or opened."""
+
+
+class OutcomeUnknown(DatabaseUnavailable):
+    """The connection broke while the commit was on its way: the operation may or may not have
+    been saved. Never report it as "not saved" (that invites a second charge under a new id):
+    settle it by its operation id (:meth:`store.service.Store.operation_outcome`, or run the same
+    operation again with the same id, which returns the first result if it landed)."""
+
+    def __init__(self, message: str, op_id: str = "") -> None:
+        super().__init__(message)
+        self.op_id = op_id
 
 
 class DatabaseTooNew(DomainError):

@@ -21,7 +21,7 @@ from store.bands import state_text
 from store.context import Actor, correlation
 from store.credit import collect_due, require_not_paused
 from store.engine import unavailable
-from store.errors import NotFound, Refused
+from store.errors import DatabaseUnavailable, NotFound, Refused
 from store.i18n import _
 from store.ledger import (
     account_t,
@@ -32,7 +32,7 @@ from store.ledger import (
     transfer_t,
 )
 from store.models import Attendee, Band, Station
-from store.service import Store
+from store.service import Store, outcome_unknown
 
 __all__ = [
     "AwardResult",
@@ -266,6 +266,7 @@ def _award_in_one_statement(
     store: Store, actor: Actor, uid: str, amount: int, code: str, reference: str
 ) -> AwardResult | None:
     """The common case of :func:`award` on PostgreSQL in one round trip, or None to fall back."""
+    committing = False
     with correlation(actor.correlation_id):
         try:
             seen = _stations_seen.setdefault(store.db.engine, set())
@@ -317,7 +318,12 @@ def _award_in_one_statement(
                     note,
                 )
                 conn.execute(_SAVE_AWARD, {"op_id": actor.op_id, "result": codec.dump(result)})
-        except DBAPIError as exc:
+                committing = True  # leaving the block sends COMMIT
+        except (DBAPIError, DatabaseUnavailable) as exc:
+            if committing:
+                raise outcome_unknown(actor.op_id) from exc
+            if isinstance(exc, DatabaseUnavailable):
+                raise
             raise unavailable(store.db.url, exc) from exc
     return result
 

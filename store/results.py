@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-__all__ = ["BandChoice", "BandLookup", "StationInfo", "VerifyReport"]
+__all__ = ["BandChoice", "BandLookup", "OperationOutcome", "StationInfo", "VerifyReport"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,3 +61,15 @@ class VerifyReport:
     def ok(self) -> bool:
         """True when no invariant is violated."""
         return not self.violations
+
+
+@dataclass(frozen=True, slots=True)
+class OperationOutcome:
+    """A committed operation, found by its id (to settle an outcome the station did not see)."""
+
+    op_id: str
+    kind: str
+    station: str
+    at: datetime
+    result: str
+    """The result as stored (JSON); ``store.codec.load`` turns it back into its dataclass."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
@@ -23,12 +23,12 @@ from sqlalchemy.sql.elements import ColumnElement
 from store import codec, credit
 from store.context import Actor, correlation
 from store.engine import Database, make_database, unavailable
-from store.errors import Conflict, DomainError, Refused
+from store.errors import Conflict, DatabaseUnavailable, DomainError, OutcomeUnknown, Refused
 from store.i18n import _
 from store.ledger import account_t, insert_ignore, transfer_t
 from store.migrate import upgrade
 from store.models import Attendee, Audit, Band, Event, Operation, Prize, Redemption, Station
-from store.results import BandChoice, BandLookup, StationInfo, VerifyReport
+from store.results import BandChoice, BandLookup, OperationOutcome, StationInfo, VerifyReport
 
 __all__ = ["Store"]
 
@@ -45,8 +45,11 @@ event_t: Table = Event.__table__  # type: ignore[attr-defined]
 prize_t: Table = Prize.__table__  # type: ignore[attr-defined]
 redemption_t: Table = Redemption.__table__  # type: ignore[attr-defined]
 
-#: A station that has not announced itself for this long is shown as silent.
-SILENT_AFTER = timedelta(seconds=60)
+#: How often a running station announces itself (tui/app.py's heartbeat).
+HEARTBEAT_SECONDS = 5.0
+#: A station that has not announced itself for this many heartbeats is shown as silent.
+SILENT_AFTER_BEATS = 3
+SILENT_AFTER = timedelta(seconds=HEARTBEAT_SECONDS * SILENT_AFTER_BEATS)
 
 
 #: Hot-path statements, built once (see PERFORMANCE.md: statement construction is CPU).
@@ -62,11 +65,31 @@ _ADVANCE = (
 )
 
 
+#: PostgreSQL: the result saved and the station's counter advanced in one round trip.
+_SAVE_AND_ADVANCE = text(
+    """
+    WITH saved AS (UPDATE operation SET result = :result WHERE op_id = :p_op)
+    UPDATE station SET change_seq = change_seq + 1 WHERE name = :p_station RETURNING change_seq
+    """
+)
+
+
 def db_clock(dialect: str) -> ColumnElement[Any]:
     """The database's current time as a SQL expression (text with microseconds on SQLite)."""
     if dialect == "sqlite":
         return func.strftime("%Y-%m-%d %H:%M:%f", "now")
     return func.now()
+
+
+def outcome_unknown(op_id: str) -> OutcomeUnknown:
+    """The error for a connection lost while COMMIT was on its way."""
+    return OutcomeUnknown(
+        _(
+            "Outcome unknown: the connection broke while saving. Checking operation {op_id} "
+            "as soon as the database answers; do not repeat it."
+        ).format(op_id=op_id[:8]),
+        op_id,
+    )
 
 
 def _claim_statement(dialect: str) -> Any:
@@ -139,6 +162,7 @@ class Store:
         self.db = db
         # Prebuilt once: building statements per call costs more CPU than running them.
         self._claim = _claim_statement(db.dialect)
+        self._save_and_advance = _SAVE_AND_ADVANCE if db.dialect == "postgresql" else None
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Store:
@@ -180,6 +204,7 @@ class Store:
         is inserted first and its primary key decides. A :class:`Refused` raised by ``work``
         rolls everything back and is recorded in the audit log with its reason.
         """
+        committing = False
         with correlation(actor.correlation_id):
             try:
                 with self.db.write() as conn:
@@ -199,8 +224,10 @@ class Store:
                         return self._replayed(conn, actor, kind, result_type)
                     now: datetime = claimed.created_at
                     result = work(conn, now)
-                    conn.execute(_SAVE_RESULT, {"p_op": actor.op_id, "result": codec.dump(result)})
-                    self.advance(conn, actor.station)
+                    self._finish(conn, actor, codec.dump(result))
+                    # Leaving the block sends COMMIT: a broken connection from here on leaves
+                    # the outcome unknown (the server may have committed).
+                    committing = True
                 log.info("operation applied", extra={"kind": kind, "op_id": actor.op_id})
                 return result
             except Refused as refusal:
@@ -222,11 +249,45 @@ class Store:
                         "saved. Try again."
                     )
                 ) from exc
-            except DBAPIError as exc:
+            except (DBAPIError, DatabaseUnavailable) as exc:
                 log.warning(
-                    "database error", extra={"kind": kind, "op_id": actor.op_id}, exc_info=True
+                    "database error",
+                    extra={"kind": kind, "op_id": actor.op_id, "committing": committing},
+                    exc_info=True,
                 )
+                if isinstance(exc, OutcomeUnknown):
+                    raise
+                if committing:
+                    raise outcome_unknown(actor.op_id) from exc
+                if isinstance(exc, DatabaseUnavailable):
+                    raise
                 raise unavailable(self.db.url, exc) from exc
+
+    def operation_outcome(self, op_id: str) -> OperationOutcome | None:
+        """The committed operation ``op_id`` (its kind and stored result), or None if it never
+        landed. Raises :class:`DatabaseUnavailable` while the database does not answer: that is
+        "still unknown", never "not saved"."""
+        try:
+            with self.db.read() as conn:
+                row = conn.execute(
+                    select(
+                        operation_t.c.kind,
+                        operation_t.c.station,
+                        operation_t.c.created_at,
+                        operation_t.c.result,
+                    ).where(operation_t.c.op_id == op_id)
+                ).first()
+        except DBAPIError as exc:
+            raise unavailable(self.db.url, exc) from exc
+        if row is None:
+            return None
+        return OperationOutcome(
+            op_id=op_id,
+            kind=row.kind,
+            station=row.station,
+            at=row.created_at,
+            result=row.result,
+        )
 
     def _replayed(self, conn: Connection, actor: Actor, kind: str, result_type: type[R]) -> R:
         row = conn.execute(
@@ -242,6 +303,22 @@ class Store:
             )
         log.info("operation replayed", extra={"kind": kind, "op_id": actor.op_id})
         return codec.load(result_type, row.result)
+
+    def _finish(self, conn: Connection, actor: Actor, result: str) -> None:
+        """Save the operation's result and advance the station's change counter.
+
+        On PostgreSQL both in one statement (one round trip less on every operation).
+        """
+        if self._save_and_advance is None:
+            conn.execute(_SAVE_RESULT, {"p_op": actor.op_id, "result": result})
+            self.advance(conn, actor.station)
+            return
+        advanced = conn.execute(
+            self._save_and_advance,
+            {"p_op": actor.op_id, "result": result, "p_station": actor.station},
+        ).first()
+        if advanced is None:  # the station's first operation: its row does not exist yet
+            self.advance(conn, actor.station)
 
     def advance(self, conn: Connection, station: str) -> None:
         """Advance ``station``'s change counter inside the caller's transaction."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
@@ -28,9 +29,11 @@ from store.bands import resolve_wedge_read
 from store.context import Actor, new_id
 from store.errors import DomainError
 from store.i18n import _
-from store.service import Store
+from store.live import ChangeWatcher
+from store.outbox import Outbox, OutboxEntry, replay
+from store.service import HEARTBEAT_SECONDS, Store
 from store.staff import StaffInfo
-from tui.messages import DataChanged, TapDetected
+from tui.messages import DataChanged, OutboxChanged, TapDetected
 from tui.settings import ROLES
 from tui.theme import TAPDESK_THEME
 from tui.widgets import role_title
@@ -41,9 +44,6 @@ log = logging.getLogger("tapdesk.ui")
 
 #: Textual's own screen keys, left out of the help list (they are the same everywhere).
 _GENERIC = frozenset({"app.focus_next", "app.focus_previous", "screen.copy_text"})
-
-#: How often the station tells the database it is alive (and learns whether it answers).
-HEARTBEAT_SECONDS = 5.0
 
 
 class TapdeskApp(App[None]):
@@ -79,6 +79,7 @@ class TapdeskApp(App[None]):
         demo_pins: dict[str, str] | None = None,
         flash_seconds: float = 0.7,
         live_seconds: float = 0.5,
+        outbox: Outbox | None = None,
     ) -> None:
         super().__init__()
         self.store = store
@@ -91,7 +92,11 @@ class TapdeskApp(App[None]):
         self._demo_pins = demo_pins
         self._flash_seconds = flash_seconds
         self._live_seconds = live_seconds
-        self._change_seq: int | None = None
+        self.outbox = outbox
+        self._watcher = ChangeWatcher(store)
+        self._outbox_due = outbox is not None
+        self._polling = threading.Lock()
+        self._flushing = threading.Lock()
         self._zone = ZoneInfo("UTC")
         self.staff: StaffInfo | None = None
         self.set_reactive(TapdeskApp.event_name, event_name)
@@ -159,17 +164,74 @@ class TapdeskApp(App[None]):
 
     @work(thread=True, group="live", exclusive=True, exit_on_error=False)
     def poll_changes(self) -> None:
-        """Read the change counter; when it moved, tell every screen to refresh."""
+        """Look whether anything was committed anywhere; if so, tell every screen to refresh.
+
+        Runs every ``live_seconds`` (half a second), which is also the debounce: a burst of
+        commits refreshes a screen at most once per poll. A poll that fails (the database is
+        away) changes nothing; the first one that succeeds reports what changed meanwhile and
+        sends the awards this station kept offline.
+        """
+        # A poll can hang for the connect time-out while the database is away: never pile up
+        # threads behind it.
+        if not self._polling.acquire(blocking=False):
+            return
         try:
-            seq = self.store.change_seq()
+            seq = self._watcher.poll()
         except Exception:  # the heartbeat reports an unreachable database
             log.debug("change poll failed", exc_info=True)
             return
-        if seq != self._change_seq:
-            first = self._change_seq is None
-            self._change_seq = seq
-            if not first:
-                self.post_message(DataChanged(seq))
+        finally:
+            self._polling.release()
+        if self._outbox_due:
+            self.flush_outbox()
+        if seq is not None:
+            self.post_message(DataChanged(seq))
+
+    def outbox_added(self) -> None:
+        """A screen kept an award in the outbox: send it as soon as the database answers."""
+        self._outbox_due = True
+        self._post_outbox_state(())
+
+    @work(thread=True, group="outbox", exclusive=True, exit_on_error=False)
+    def flush_outbox(self) -> None:
+        """Send the awards kept while the database was away, each once, by its operation id."""
+        box = self.outbox
+        if box is None or not self._flushing.acquire(blocking=False):
+            return  # no outbox, or a replay is already under way
+        try:
+            self._replay(box)
+        finally:
+            self._flushing.release()
+
+    def _replay(self, box: Outbox) -> None:
+        settled: list[tuple[OutboxEntry, object | None, str]] = []
+
+        def on_result(entry: OutboxEntry, result: object | None, error: DomainError | None) -> None:
+            settled.append((entry, result, error.message if error else ""))
+
+        try:
+            report = replay(self.store, box, on_result)
+        except Exception:
+            log.warning("outbox replay failed", exc_info=True)
+            return
+        self._outbox_due = report.pending > 0
+        if settled or report.pending:
+            self._post_outbox_state(tuple(settled))
+
+    def _post_outbox_state(
+        self, settled: tuple[tuple[OutboxEntry, object | None, str], ...]
+    ) -> None:
+        box = self.outbox
+        if box is None:
+            return
+        message = OutboxChanged(
+            pending=box.pending_count(), refused=len(box.entries("refused")), settled=settled
+        )
+        for screen in self.screen_stack:
+            screen.post_message(OutboxChanged(message.pending, message.refused, message.settled))
+
+    def on_unmount(self) -> None:
+        self._watcher.close()
 
     def on_data_changed(self, message: DataChanged) -> None:
         """Forward a change to every screen on the stack (each refreshes what it shows)."""

@@ -260,6 +260,21 @@ def build_parser() -> argparse.ArgumentParser:
     coats_bench.set_defaults(handler=cmd_bench_coats)
     coats_bench.add_argument("--json", action="store_true", help=_("print one JSON object"))
     coats_bench.add_argument("--coats", type=int, default=2000, help=_("coats already in"))
+    load_bench = bench_commands.add_parser(
+        "load",
+        help=_("N station processes running the event's mix at once, then verify"),
+        parents=[common],
+    )
+    load_bench.set_defaults(handler=cmd_bench_load)
+    load_bench.add_argument("--stations", type=int, default=8, help=_("station processes"))
+    load_bench.add_argument("--seconds", type=float, default=10.0, help=_("length of the run"))
+    load_bench.add_argument("--json", action="store_true", help=_("print one JSON object"))
+    load_bench.add_argument(
+        "--cut-at",
+        type=float,
+        metavar="S",
+        help=_("PostgreSQL: cut every station's connections S seconds into the run"),
+    )
     return parser
 
 
@@ -303,8 +318,11 @@ def run_app(
     demo_pins: dict[str, str] | None = None,
 ) -> int:
     """Open the Textual App (imported only now: the language is installed)."""
+    from store.outbox import Outbox
     from tui.app import TapdeskApp
 
+    url = settings.demo_database_url if demo else settings.database_url
+    outbox = Outbox(settings.outbox_path(url))
     app = TapdeskApp(
         store=store,
         reader=reader,
@@ -313,11 +331,13 @@ def run_app(
         demo=demo,
         event_name=store.event_name(),
         demo_pins=demo_pins,
+        outbox=outbox,
     )
     try:
         app.run()
     finally:
         store.close()
+        outbox.close()
     return app.return_code or 0
 
 
@@ -401,16 +421,41 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_stations(_args: argparse.Namespace, settings: Settings) -> int:
+    from zoneinfo import ZoneInfo
+
+    from store.service import SILENT_AFTER
+
     store = open_store(settings.database_url)
     try:
         stations = store.stations()
+        zone = ZoneInfo(store.event_timezone())
     finally:
         store.close()
+    if not stations:
+        print(_("No station has announced itself yet."))
+        return 0
+    print(
+        f"{_('station'):<16} {_('role'):<8} {_('staff'):<22} {_('reader'):<12} "
+        f"{_('last seen'):<9}  {_('state')}"
+    )
     for s in stations:
-        seen = s.last_seen.strftime("%Y-%m-%d %H:%M:%S UTC") if s.last_seen else "—"
-        mark = _("SILENT") if s.silent else _("live")
+        seen = s.last_seen.astimezone(zone).strftime("%H:%M:%S") if s.last_seen else "—"
+        if s.last_seen is None:
+            mark = _("SILENT (never announced itself: a command-line tool or a bench)")
+        elif s.silent:
+            mark = _("SILENT (nothing for over {seconds} s)").format(
+                seconds=int(SILENT_AFTER.total_seconds())
+            )
+        else:
+            mark = _("live")
         role, staff, reader = s.role or "—", s.staff or "—", s.reader_state or "—"
-        print(f"{s.name:<16} {role:<8} {staff:<20} {reader:<10} {seen}  {mark}")
+        print(f"{s.name:<16} {role:<8} {staff[:22]:<22} {reader[:12]:<12} {seen:<9}  {mark}")
+    silent = sum(1 for s in stations if s.silent)
+    print(
+        _("{n} stations, {silent} silent; times in {zone}.").format(
+            n=len(stations), silent=silent, zone=zone.key
+        )
+    )
     return 0
 
 
@@ -728,6 +773,20 @@ def print_figures(figures: dict[str, Any], as_json: bool) -> None:
     width = max(len(key) for key in figures)
     for key, value in figures.items():
         print(f"{key:<{width}}  {value}")
+
+
+def cmd_bench_load(args: argparse.Namespace, settings: Settings) -> int:
+    from store.bench.load import run_load
+
+    if args.stations < 1 or args.seconds <= 0:
+        raise CliError(_("--stations and --seconds must be more than zero."), code=2)
+    figures = run_load(
+        settings.db, stations=args.stations, seconds=args.seconds, cut_at_s=args.cut_at
+    )
+    if not args.json:
+        figures.pop("per_kind", None)
+    print_figures(figures, args.json)
+    return 0 if figures["violations"] == 0 and figures["user_errors"] == 0 else 1
 
 
 def cmd_bench_ledger(args: argparse.Namespace, settings: Settings) -> int:

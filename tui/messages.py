@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from textual.message import Message
 
-__all__ = ["DataChanged", "TapDetected"]
+__all__ = ["DataChanged", "OutboxChanged", "TapDetected"]
 
 
 @dataclass
@@ -34,3 +35,16 @@ class DataChanged(Message, bubble=False):
     """
 
     change_seq: int
+
+
+@dataclass
+class OutboxChanged(Message, bubble=False):
+    """The station's outbox changed: an award was kept offline, or kept awards were sent.
+
+    ``settled`` holds, for each award the replay just settled, (the outbox entry, the award
+    result or None, the refusal message or "").
+    """
+
+    pending: int
+    refused: int
+    settled: tuple[tuple[Any, object | None, str], ...] = ()

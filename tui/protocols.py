@@ -8,6 +8,7 @@ from typing import Protocol, cast
 from textual.dom import DOMNode
 
 from store.context import Actor
+from store.outbox import Outbox
 from store.service import Store
 from store.staff import StaffInfo
 
@@ -20,6 +21,8 @@ class StationApp(Protocol):
     store: Store
     station: str
     reader_spec: str
+    outbox: Outbox | None
+    """This station's outbox of hub awards kept while the database is away (None: no outbox)."""
 
     @property
     def staff_name(self) -> str | None:
@@ -48,6 +51,10 @@ class StationApp(Protocol):
 
     def open_role(self, role: str) -> None:
         """Show the screen of ``role``."""
+        ...
+
+    def outbox_added(self) -> None:
+        """An award was kept in the outbox: send it when the database answers."""
         ...
 
     def signed_in(self, info: StaffInfo) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 import socket
 import tomllib
 from pathlib import Path
@@ -95,6 +97,15 @@ class Settings(BaseSettings):
     def demo_database_url(self) -> str:
         """The demo's own database, never the real one."""
         return f"sqlite:///{self.data_dir / 'demo.sqlite'}"
+
+    def outbox_path(self, database_url: str) -> Path:
+        """This station's outbox file for ``database_url`` (hub awards kept while it is away).
+
+        One file per station and database: awards kept for one event are never sent to another.
+        """
+        digest = hashlib.sha1(database_url.encode()).hexdigest()[:10]
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", self.station)
+        return self.data_dir / "outbox" / f"{name}-{digest}.sqlite"
 
     @classmethod
     def settings_customise_sources(
