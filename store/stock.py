@@ -196,6 +196,17 @@ def put_back(conn: Connection, prize_id: str, drop_id: int | None) -> None:
         )
 
 
+#: Prebuilt once (statement construction costs more than running it on SQLite).
+_PER_PERSON = select(func.count(), func.max(redemption_t.c.created_at)).where(
+    and_(
+        redemption_t.c.attendee_id == bindparam("p_attendee"),
+        redemption_t.c.prize_id == bindparam("p_prize"),
+        redemption_t.c.returned_op_id.is_(None),
+    )
+)
+_RECORD = insert(redemption_t).returning(redemption_t.c.id)
+
+
 def per_person_taken(
     conn: Connection, prize_id: str, attendee_id: int
 ) -> tuple[int, datetime | None]:
@@ -205,15 +216,7 @@ def per_person_taken(
     in the same transaction, so a second counter serving the same person waits and then sees
     the first counter's redemption.
     """
-    row = conn.execute(
-        select(func.count(), func.max(redemption_t.c.created_at)).where(
-            and_(
-                redemption_t.c.prize_id == prize_id,
-                redemption_t.c.attendee_id == attendee_id,
-                redemption_t.c.returned_op_id.is_(None),
-            )
-        )
-    ).one()
+    row = conn.execute(_PER_PERSON, {"p_attendee": attendee_id, "p_prize": prize_id}).one()
     return int(row[0]), row[1]
 
 
@@ -231,18 +234,17 @@ def record_redemption(
     """Insert the redemption row of the actor's operation; returns its id."""
     return int(
         conn.execute(
-            insert(redemption_t)
-            .values(
-                op_id=actor.op_id,
-                prize_id=prize_id,
-                attendee_id=attendee_id,
-                transfer_id=transfer_id,
-                created_at=now,
-                price=price,
-                drop_id=drop_id,
-                station=actor.station,
-                staff=actor.staff,
-            )
-            .returning(redemption_t.c.id)
+            _RECORD,
+            {
+                "op_id": actor.op_id,
+                "prize_id": prize_id,
+                "attendee_id": attendee_id,
+                "transfer_id": transfer_id,
+                "created_at": now,
+                "price": price,
+                "drop_id": drop_id,
+                "station": actor.station,
+                "staff": actor.staff,
+            },
         ).scalar_one()
     )
