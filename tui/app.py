@@ -19,6 +19,7 @@ from hardware import Reader, ReaderState, Tap
 from hardware.wedge import parse_wedge
 from screens import HelpScreen, RolePickerScreen, SimulatedTapScreen, StationScreen
 from screens.bands import BandsScreen
+from screens.counter import CounterScreen
 from screens.desk import DeskScreen
 from screens.hub import HubScreen
 from screens.sign_in import SignInScreen
@@ -302,6 +303,8 @@ class TapdeskApp(App[None]):
             screen = HubScreen()
         elif role == "bands":
             screen = BandsScreen()
+        elif role == "counter":
+            screen = CounterScreen()
         else:
             screen = StationScreen(role)
         while len(self.screen_stack) > 2:
