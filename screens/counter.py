@@ -105,7 +105,8 @@ class DropStartScreen(ModalScreen[DropRequest | None]):
     DropStartScreen Horizontal {
         height: auto;
     }
-    DropStartScreen Input {
+    DropStartScreen Horizontal Vertical {
+        height: auto;
         width: 1fr;
     }
     DropStartScreen #drop-hint {
@@ -128,13 +129,19 @@ class DropStartScreen(ModalScreen[DropRequest | None]):
                 id="drop-prize",
             )
             with Horizontal():
-                yield Input(value="20", placeholder=_("units"), id="drop-qty", type="integer")
-                yield Input(value="10", placeholder=_("minutes"), id="drop-minutes", type="number")
-                yield Input(
-                    placeholder=_("price (empty: its own)"), id="drop-price", type="integer"
-                )
+                with Vertical():
+                    yield Static(_("Units on sale"))
+                    yield Input(value="20", placeholder=_("units"), id="drop-qty", type="integer")
+                with Vertical():
+                    yield Static(_("Minutes it runs"))
+                    yield Input(
+                        value="10", placeholder=_("minutes"), id="drop-minutes", type="number"
+                    )
+                with Vertical():
+                    yield Static(_("Price (empty: its own)"))
+                    yield Input(placeholder=_("points"), id="drop-price", type="integer")
             yield Static(
-                _("Units · minutes · price. Enter in a field starts the drop; Esc cancels."),
+                _("Choose the prize (Enter), fill in the fields: Enter starts it, Esc cancels."),
                 id="drop-hint",
             )
 
@@ -178,12 +185,12 @@ class CounterScreen(Screen[None]):
     AUTO_FOCUS = "#scan"
     accepts_taps = True
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+o,f5", "hand_over", _("Hand over / hold / confirm")),
-        Binding("ctrl+z,f8", "return_prize", _("Return selected prize")),
-        Binding("escape", "cancel", _("Release hold / next person")),
-        Binding("ctrl+f,f6", "lookup", _("Look up attendee")),
+        Binding("ctrl+o,f5", "hand_over", _("Hand over")),
+        Binding("ctrl+z,f8", "return_prize", _("Return")),
+        Binding("escape", "cancel", _("Next person")),
+        Binding("ctrl+f,f6", "lookup", _("Look up")),
         Binding("ctrl+n,f7", "start_drop", _("Start a drop")),
-        Binding("ctrl+y,f9", "close_drop", _("Close selected drop")),
+        Binding("ctrl+y,f9", "close_drop", _("Close drop")),
         Binding("up", "move(-1)", _("Previous prize"), show=False),
         Binding("down", "move(1)", _("Next prize"), show=False),
         Binding("pageup", "move(-5)", show=False),
@@ -517,7 +524,15 @@ class CounterScreen(Screen[None]):
     def action_close_drop(self) -> None:
         if not self._is_organiser():
             return
-        key = self._chosen_key()
+        prizes = self.query_one("#prizes", PrizeList)
+        key = (
+            prizes.get_option_at_index(prizes.highlighted).id
+            if prizes.highlighted is not None
+            else None
+        )
+        running = self.catalogue.drops if self.catalogue else ()
+        if (key is None or not key.startswith("d:")) and len(running) == 1:
+            key = f"d:{running[0].id}"  # the only one running
         if key is None or not key.startswith("d:"):
             self._confirm(Text(_("Choose the drop to close in the list first.")), "error")
             return
@@ -709,8 +724,18 @@ class CounterScreen(Screen[None]):
         prizes.clear_options()
         prizes.add_options(options)
         prizes.numbers = numbers
+        keys = [o.id if isinstance(o, Option) else None for o in options]
         if keep is not None and keep in numbers.values():
             prizes.highlighted = prizes.get_option_index(keep)
+        elif keep is not None and keep in keys and numbers:
+            # What was chosen cannot be chosen any more (just handed over, sold out): the
+            # nearest prize that can, the next one first.
+            at = keys.index(keep)
+            choosable = set(numbers.values())
+            order = sorted(
+                (i for i, k in enumerate(keys) if k in choosable), key=lambda i: (abs(i - at), -i)
+            )
+            prizes.highlighted = order[0]
         elif numbers:
             # The first prize the attendee can have (else the first in stock).
             first = next(
