@@ -619,7 +619,7 @@ class CounterScreen(Screen[None]):
         text.append(f"{done.name}\n", style="bold")
         text.append(_("Hand over: {prize}").format(prize=done.prize_name) + "\n", style="bold")
         text.append(_("balance {balance}").format(balance=done.balance) + "\n")
-        text.append(ngettext("{n} left", "{n} left", done.left).format(n=done.left), style="italic")
+        text.append(_("{n} left").format(n=done.left), style="italic")
         self._confirm(text, "ok", big=f"-{done.price}")
 
     def _held(self, hold: counter.HoldView) -> None:
