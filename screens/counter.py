@@ -405,7 +405,9 @@ class CounterScreen(Screen[None]):
             return
         key = self._chosen_key()
         if key is None:
-            self._confirm(Text(_("Choose a prize with the arrows first.")), "error")
+            self._confirm(
+                Text(_("Choose a prize first: the arrows, or its number and Enter.")), "error"
+            )
             return
         app = station_app(self)
         actor = app.actor()
@@ -575,7 +577,10 @@ class CounterScreen(Screen[None]):
             if worker.group == "counter-tap" and result.attendee is not None:
                 self.attendee_id = result.attendee.id
                 self._card_error = None
-                self._confirm(Text(_("Choose a prize with the arrows; ctrl+o hands it over.")), "")
+                self._confirm(
+                    Text(_("Choose a prize: the arrows, or its number and Enter; then ctrl+o.")),
+                    "",
+                )
                 station_app(self).flash(True)
                 self._selected = None
             elif result.attendee is not None and result.attendee.id != self.attendee_id:
@@ -736,19 +741,9 @@ class CounterScreen(Screen[None]):
                 (i for i, k in enumerate(keys) if k in choosable), key=lambda i: (abs(i - at), -i)
             )
             prizes.highlighted = order[0]
-        elif numbers:
-            # The first prize the attendee can have (else the first in stock).
-            first = next(
-                (
-                    k
-                    for k in numbers.values()
-                    if k.startswith("p:")
-                    and (p := shown.prize(k[2:])) is not None
-                    and (p.affordable or who is None)
-                ),
-                numbers[1],
-            )
-            prizes.highlighted = prizes.get_option_index(first)
+        else:
+            # Nothing chosen after a tap: ctrl+o never hands over something nobody picked.
+            prizes.highlighted = None
 
     def _prize_line(self, prize: counter.PrizeLine, number: int, tapped: bool) -> Text:
         line = Text(no_wrap=True, overflow="ellipsis")

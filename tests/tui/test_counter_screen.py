@@ -112,7 +112,11 @@ async def test_tap_shows_balance_and_tiers(make_app: AppFactory, people_store: S
         assert "50 missing" in lines["p:charger"][0] and not lines["p:charger"][1]
         assert "sold out" in lines["p:thermo-mug"][0] and lines["p:thermo-mug"][1]
         assert "4×" in lines["p:headphones"][0]  # pay in four marked
-        assert highlighted(app) == "p:stickers"  # the first prize within reach
+        assert highlighted(app) is None  # ctrl+o never hands over what nobody chose
+        await pilot.press("ctrl+o")
+        assert "Choose a prize first" in confirm_text(app)
+        await pilot.press("down")
+        assert highlighted(app) == "p:stickers"
         assert app.focused is app.screen.query_one("#scan", Input)
 
 
@@ -182,7 +186,7 @@ async def test_return_needs_a_second_press(make_app: AppFactory, people_store: S
     async with app.run_test(size=SIZE) as pilot:
         await open_counter(pilot)
         await tapped(pilot, ANNA_UID, ANNA)
-        await pilot.press("ctrl+o")  # stickers
+        await pilot.press("down", "ctrl+o")  # stickers
         await settle(pilot, lambda: "80 points" in text_of(app, "#card"))
         await pilot.press("ctrl+z")
         assert "Press ctrl+z again" in confirm_text(app)
@@ -306,5 +310,7 @@ def test_snapshot_with_a_drop_running(
         await open_counter(pilot)
         await tapped(pilot, ANNA_UID, ANNA)
         await settle(pilot, lambda: "LIVE DROP" in text_of(pilot.app, "#drops"))
+        await pilot.press("down", "down")  # the sticker pack chosen
+        await settle(pilot)
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=ready)
