@@ -696,17 +696,20 @@ class CounterScreen(Screen[None]):
                 if selectable:
                     number += 1
                     numbers[number] = key
-                line = Text()
+                line = Text(no_wrap=True, overflow="ellipsis")
                 line.append(f"{number:>2}  " if selectable else "    ")
-                line.append("⚡ " + drop.prize_name, style="bold")
-                line.append(f"  {drop.price}")
+                line.append(f"{'⚡ ' + drop.prize_name:<21}", style="bold")
+                line.append(f"{drop.price:>5}  ")
                 if drop.price != drop.regular_price:
-                    line.append(" " + _("(was {price})").format(price=drop.regular_price))
-                line.append("  ·  " + _("{n} left").format(n=drop.left))
+                    line.append(_("(was {price})").format(price=drop.regular_price) + " ")
                 if limit:
-                    line.append("  ·  " + _("has one already"))
+                    line.append(_("one per person: has one"))
+                    line.stylize("dim")
                 elif who is not None and not drop.affordable:
-                    line.append("  ·  " + _("{n} missing").format(n=drop.missing))
+                    line.append(_("{n} missing").format(n=drop.missing))
+                    line.append("  ·  " + _("{n} left").format(n=drop.left), style="dim")
+                else:
+                    line.append(_("{n} left").format(n=drop.left))
                 if who is not None and drop.affordable and selectable:
                     line.stylize("bold green")
                 options.append(Option(line, id=key, disabled=not selectable))
@@ -749,8 +752,8 @@ class CounterScreen(Screen[None]):
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(f"{number:>2}  " if prize.selectable else "    ")
         name = prize.name + (f" {PAY_IN_FOUR_MARK}" if prize.pay_in_four else "")
-        line.append(f"{name:<24}")
-        line.append(f"{prize.price:>6}  ")
+        line.append(f"{name:<21}")
+        line.append(f"{prize.price:>5}  ")
         if prize.sold_out:
             line.append(_("sold out"), style="bold")
             line.stylize("dim")
