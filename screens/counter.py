@@ -279,6 +279,7 @@ class CounterScreen(Screen[None]):
         self.attendee_id: int | None = None
         self.hold: counter.HoldView | None = None
         self._read_at = time.monotonic()
+        self._hold_read_at = time.monotonic()
         self._last_action = time.monotonic()
         self._armed: tuple[str, float, int] | None = None
         self._selected: str | None = None
@@ -593,6 +594,7 @@ class CounterScreen(Screen[None]):
             self.reload()
         elif isinstance(result, counter.HoldView):
             self.hold = result
+            self._hold_read_at = time.monotonic()
             self._held(result)
             self.reload()
         elif isinstance(result, counter.Returned):
@@ -647,8 +649,11 @@ class CounterScreen(Screen[None]):
     def _show(self, shown: counter.Catalogue) -> None:
         self.catalogue = shown
         self._read_at = time.monotonic()
-        if self.hold is not None and not any(h.hold_id == self.hold.hold_id for h in shown.holds):
-            self.hold = None  # confirmed, released or run out elsewhere
+        if self.hold is not None:
+            # The same hold as of this read (its seconds left count from this read's clock);
+            # gone when it was confirmed, released or ran out meanwhile.
+            self.hold = next((h for h in shown.holds if h.hold_id == self.hold.hold_id), None)
+            self._hold_read_at = self._read_at
         self._render_card(shown)
         self._render_prizes(shown)
         self._render_recent(shown)
@@ -707,7 +712,7 @@ class CounterScreen(Screen[None]):
                     line.stylize("dim")
                 elif who is not None and not drop.affordable:
                     line.append(_("{n} missing").format(n=drop.missing))
-                    line.append("  ·  " + _("{n} left").format(n=drop.left), style="dim")
+                    line.append(" · " + _("{n} left").format(n=drop.left), style="dim")
                 else:
                     line.append(_("{n} left").format(n=drop.left))
                 if who is not None and drop.affordable and selectable:
@@ -780,7 +785,7 @@ class CounterScreen(Screen[None]):
             line.stylize("bold green")
         elif tapped:
             line.append(_("{n} missing").format(n=prize.missing))
-            line.append("  ·  " + _("{n} left").format(n=prize.available), style="dim")
+            line.append(" · " + _("{n} left").format(n=prize.available), style="dim")
         else:
             line.append(_("{n} left").format(n=prize.available))
         return line
@@ -801,8 +806,14 @@ class CounterScreen(Screen[None]):
             table.move_cursor(row=min(cursor, len(shown.recent) - 1))
 
     def remaining(self, seconds: float) -> float:
-        """Seconds left now, from a figure the database gave at the last read."""
+        """Seconds left now, from a figure the database gave at the last catalogue read."""
         return seconds - (time.monotonic() - self._read_at)
+
+    def hold_remaining(self) -> float:
+        """Seconds the current hold has left, from the database time it was last read at."""
+        if self.hold is None:
+            return 0.0
+        return self.hold.seconds_left - (time.monotonic() - self._hold_read_at)
 
     def _render_drops(self) -> None:
         panel = self.query_one("#drops", Static)
@@ -837,7 +848,7 @@ class CounterScreen(Screen[None]):
                 "\n"
                 + _("Held for {name}: {time} to confirm (ctrl+o)").format(
                     name=self.hold.name,
-                    time=clock_text(self.remaining(self.hold.seconds_left)),
+                    time=clock_text(self.hold_remaining()),
                 ),
                 style="bold",
             )
@@ -852,7 +863,7 @@ class CounterScreen(Screen[None]):
         if shown is None:
             return
         over = any(self.remaining(d.seconds_left) <= 0 for d in shown.drops)
-        if self.hold is not None and self.remaining(self.hold.seconds_left) <= 0:
+        if self.hold is not None and self.hold_remaining() <= 0:
             self.hold = None
             self._confirm(
                 Text(_("The hold ran out: the unit is free again. ctrl+o holds it anew.")), "warn"
