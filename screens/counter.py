@@ -447,6 +447,8 @@ class CounterScreen(Screen[None]):
         self._forget(_("Ready for the next person: tap their band."))
 
     def _forget(self, message: str) -> None:
+        if self.hold is not None:
+            self.release(self.hold.hold_id)  # nobody is confirming it any more
         self.attendee_id = None
         self._card_error = None
         self.hold = None

@@ -314,3 +314,22 @@ def test_snapshot_with_a_drop_running(
         await settle(pilot)
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=ready)
+
+
+async def test_an_idle_counter_forgets_the_attendee(
+    make_app: AppFactory, people_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import screens.counter as counter_screen
+
+    give(people_store, ANNA_UID, 100)
+    monkeypatch.setattr(counter_screen, "IDLE_SECONDS", 0.5)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_counter(pilot)
+        await tapped(pilot, ANNA_UID, ANNA)
+        await settle(pilot, lambda: screen.attendee_id is None)
+        await settle(pilot, lambda: "Tap the attendee's band" in text_of(app, "#card"))
+        assert "tap the next band" in confirm_text(app)
+        await pilot.press("down", "ctrl+o")
+        assert "Tap the attendee's band first" in confirm_text(app)
+    assert counter.catalogue(people_store).prize("stickers").available == 600  # type: ignore[union-attr]
