@@ -313,7 +313,9 @@ class CounterScreen(Screen[None]):
         table = self.query_one("#recent", DataTable)
         table.add_columns(_("Time"), _("Prize"), _("Points"), _("Station"))
         table.border_title = _("Their prizes (ctrl+z returns)")
-        self.query_one("#prizes", PrizeList).border_title = _("Prizes")
+        prizes = self.query_one("#prizes", PrizeList)
+        prizes.border_title = _("Prizes")
+        prizes.border_subtitle = _("↑ ↓ or number + Enter: choose · ctrl+o: hand over")
         self.query_one("#drops", Static).display = False
         self.set_interval(1.0, self.tick)
         self.reload()
