@@ -159,6 +159,7 @@ def _figures(
     return {
         f"{prefix}redeem_p50_ms": round(percentile(timings, 50), 3),
         f"{prefix}redeem_p99_ms": round(percentile(timings, 99), 3),
+        f"{prefix}award_reference_p50_ms": round(percentile(awards, 50), 3),
         f"{prefix}award_reference_p99_ms": round(percentile(awards, 99), 3),
         f"{prefix}catalogue_p99_ms": round(percentile(taps, 99), 3),
         f"{prefix}hold_confirm_p99_ms": round(percentile(holds, 99), 3),
