@@ -59,6 +59,7 @@ __all__ = [
     "catalogue_for_band",
     "close_drop",
     "confirm_hold",
+    "drop_state_text",
     "drops",
     "place_hold",
     "redeem",

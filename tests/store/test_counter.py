@@ -246,6 +246,21 @@ def test_drop_sale_hold_confirm_and_release(event_store: Store) -> None:
     assert event_store.verify().ok
 
 
+def test_retries_of_drop_operations_return_the_first_result(event_store: Store) -> None:
+    anna = person(event_store, "Anna Smith", UID, 2000)
+    actor = organiser()
+    drop = counter.start_drop(event_store, actor, "blanket", 3, 10)
+    assert counter.start_drop(event_store, actor, "blanket", 3, 10) == drop
+    holding = desk()
+    hold = counter.place_hold(event_store, holding, drop.id, anna)
+    assert counter.place_hold(event_store, holding, drop.id, anna) == hold
+    confirming = desk()
+    sold = counter.confirm_hold(event_store, confirming, hold.hold_id)
+    assert counter.confirm_hold(event_store, confirming, hold.hold_id) == sold
+    assert len(counter.drops(event_store)) == 1
+    assert balance(event_store, anna) == 1550
+
+
 def test_a_held_unit_is_not_for_sale_and_an_expired_hold_frees_it(event_store: Store) -> None:
     anna = person(event_store, "Anna Smith", UID, 2000)
     ivan = person(event_store, "Иван Петров", OTHER, 2000)
