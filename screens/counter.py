@@ -343,9 +343,6 @@ class CounterScreen(Screen[None]):
 
     def on_tap_detected(self, message: TapDetected) -> None:
         self._touch()
-        if self.hold is not None:
-            self.release(self.hold.hold_id)
-            self.hold = None
         self._confirm(Text(_("Reading band {uid}…").format(uid=message.uid)), "")
         self.open_band(message.uid, message.correlation_id)
 
@@ -580,6 +577,9 @@ class CounterScreen(Screen[None]):
             self._focus_scan()
         if isinstance(result, counter.Catalogue):
             if worker.group == "counter-tap" and result.attendee is not None:
+                if self.hold is not None and self.hold.attendee_id != result.attendee.id:
+                    self.release(self.hold.hold_id)  # the next person: let the last one's go
+                    self.hold = None
                 self.attendee_id = result.attendee.id
                 self._card_error = None
                 self._confirm(

@@ -280,6 +280,15 @@ async def test_escape_releases_a_hold_and_counter_staff_cannot_start_drops(
         await settle(pilot)
         assert counter.drops(people_store)[0].held == 0
         assert counter.drops(people_store)[0].id == drop.id
+        # Held again; Anna taps again (the hold stays), then the next person (it goes).
+        await pilot.press("1", "enter", "ctrl+o")
+        await settle(pilot, lambda: screen.hold is not None)
+        await tapped(pilot, ANNA_UID, ANNA)
+        await settle(pilot)
+        assert screen.hold is not None and counter.drops(people_store)[0].held == 1
+        await tapped(pilot, ASEL_UID, "Әсел")
+        await settle(pilot, lambda: counter.drops(people_store)[0].held == 0)
+        assert screen.hold is None
 
 
 def test_clock_text() -> None:
