@@ -284,6 +284,7 @@ class CounterScreen(Screen[None]):
         self._armed: tuple[str, float, int] | None = None
         self._selected: str | None = None
         self._card_error: str | None = None
+        self._busy = False
 
     # -- layout -----------------------------------------------------------------------------
 
@@ -400,6 +401,8 @@ class CounterScreen(Screen[None]):
     def action_hand_over(self) -> None:
         """Redeem the chosen prize; for a drop, hold a unit first, then confirm it."""
         self._touch()
+        if self._busy:
+            return  # a second press while the first is on its way is not a second sale
         if self.attendee_id is None or self.catalogue is None:
             self._confirm(Text(_("Tap the attendee's band first.")), "error")
             return
@@ -425,9 +428,13 @@ class CounterScreen(Screen[None]):
             drop_id = int(ident)
             self.run_op(lambda: counter.place_hold(app.store, actor, drop_id, attendee))
 
+    def run_op(self, call: Callable[[], object]) -> None:
+        """One store operation in a thread (one at a time); the result is rendered by its type."""
+        self._busy = True
+        self._run_op(call)
+
     @work(thread=True, group="counter-op", exit_on_error=False)
-    def run_op(self, call: Callable[[], object]) -> object:
-        """One store operation in a thread; the result is rendered by its type."""
+    def _run_op(self, call: Callable[[], object]) -> object:
         return call()
 
     @work(thread=True, group="counter-release", exit_on_error=False)
@@ -556,6 +563,12 @@ class CounterScreen(Screen[None]):
         worker = event.worker
         if worker.group not in ("counter-read", "counter-tap", "counter-op", "counter-release"):
             return
+        if worker.group == "counter-op" and event.state in (
+            WorkerState.SUCCESS,
+            WorkerState.ERROR,
+            WorkerState.CANCELLED,
+        ):
+            self._busy = False
         if event.state == WorkerState.ERROR:
             if worker.group == "counter-release":
                 return

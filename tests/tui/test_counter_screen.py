@@ -129,6 +129,12 @@ async def test_hand_over_with_the_keyboard(make_app: AppFactory, people_store: S
         # A number typed in the scan field and Enter chooses that prize (4: the T-shirt).
         await pilot.press("4", "enter")
         assert highlighted(app) == "p:t-shirt"
+        screen = screen_of(app)
+        screen._busy = True  # an operation on its way: a second press is not a second sale
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+        assert "300 points" in text_of(app, "#card")
+        screen._busy = False
         await pilot.press("ctrl+o")
         await settle(pilot, lambda: "Hand over" in confirm_text(app))
         assert big_points(app) == "-200"
