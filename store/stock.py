@@ -148,6 +148,10 @@ def take_from_drop(
     counted against the sale. The guarded UPDATE locks the drop's row first, so the count of
     holds that follows sees every other counter's committed hold (PostgreSQL re-reads per
     statement; SQLite writes one at a time).
+
+    Refused with reason ``sold_out`` when every unit is sold (or the rest is on other counters'
+    live holds), ``drop_ended`` when its time ran out or it was closed; NotFound for an unknown
+    drop.
     """
     locked = conn.execute(
         update(drop_t)
