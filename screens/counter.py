@@ -835,13 +835,22 @@ class CounterScreen(Screen[None]):
     def _render_drops(self) -> None:
         panel = self.query_one("#drops", Static)
         shown = self.catalogue
-        if shown is None or not shown.drops:
+        if shown is None or not (shown.drops or shown.sold_out_drops):
             panel.display = False
             panel.remove_class("live")
             return
         panel.display = True
-        panel.add_class("live")
+        panel.set_class(bool(shown.drops), "live")
         text = Text()
+        for n, gone in enumerate(shown.sold_out_drops):
+            if n:
+                text.append("\n")
+            text.append("⚡ " + gone.prize_name + "  ", style="bold")
+            text.append(
+                _("SOLD OUT: all {quantity} gone").format(quantity=gone.quantity), style="bold"
+            )
+        if shown.sold_out_drops and shown.drops:
+            text.append("\n")
         for n, drop in enumerate(shown.drops):
             if n:
                 text.append("\n")
@@ -879,7 +888,7 @@ class CounterScreen(Screen[None]):
         shown = self.catalogue
         if shown is None:
             return
-        over = any(self.remaining(d.seconds_left) <= 0 for d in shown.drops)
+        over = any(self.remaining(d.seconds_left) <= 0 for d in shown.drops + shown.sold_out_drops)
         if self.hold is not None and self.hold_remaining() <= 0:
             self.hold = None
             self._confirm(

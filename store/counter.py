@@ -161,7 +161,7 @@ class DropLine:
     state: str
     """"running", "sold_out" (every unit sold), "ended" (time ran out) or "closed" (early)."""
     seconds_left: float
-    """Seconds until the drop ends, from the database clock (0 once it is over)."""
+    """Seconds until the drop's time ends, from the database clock (0 once ended or closed)."""
     mine: int = 0
     """Units of this prize the tapped attendee already has."""
     per_person: int = 1
@@ -224,6 +224,8 @@ class Catalogue:
     """The attendee's live holds."""
     recent: tuple[RedemptionLine, ...]
     """The attendee's redemptions not returned, newest first."""
+    sold_out_drops: tuple[DropLine, ...] = ()
+    """Drops whose units are all gone while their time still runs (shown as sold out)."""
 
     def prize(self, prize_id: str) -> PrizeLine | None:
         """The line of ``prize_id``, if it is offered."""
@@ -513,10 +515,11 @@ def _catalogue(conn: Connection, now: datetime, attendee_id: int | None) -> Cata
                 mine_last_at=last_at,
             )
         )
+    current = _drop_lines(conn, now, running_only=True, with_sold_out=True)
     drop_lines = tuple(
-        _with_attendee(line, mine, per_person, afford)
-        for line in _drop_lines(conn, now, running_only=True)
+        _with_attendee(line, mine, per_person, afford) for line in current if line.running
     )
+    sold_out = tuple(line for line in current if line.state == "sold_out")
     if attendee_id is not None:
         holds = tuple(
             _hold_view(conn, r, now, attendee.name if attendee else "")
@@ -539,6 +542,7 @@ def _catalogue(conn: Connection, now: datetime, attendee_id: int | None) -> Cata
         drops=drop_lines,
         holds=holds,
         recent=recent,
+        sold_out_drops=sold_out,
     )
 
 
@@ -569,7 +573,12 @@ def _drop_state(row: Any, now: datetime) -> str:
 
 
 def _drop_lines(
-    conn: Connection, now: datetime, *, running_only: bool, drop_id: int | None = None
+    conn: Connection,
+    now: datetime,
+    *,
+    running_only: bool,
+    drop_id: int | None = None,
+    with_sold_out: bool = False,
 ) -> list[DropLine]:
     query = (
         select(drop_t, prize_t.c.name.label("prize_name"), prize_t.c.price.label("regular"))
@@ -581,8 +590,9 @@ def _drop_lines(
             drop_t.c.closed_at.is_(None),
             drop_t.c.starts_at <= now,
             drop_t.c.ends_at > now,
-            drop_t.c.taken < drop_t.c.quantity,
         )
+        if not with_sold_out:
+            query = query.where(drop_t.c.taken < drop_t.c.quantity)
     if drop_id is not None:
         query = query.where(drop_t.c.id == drop_id)
     rows = conn.execute(query).all()
@@ -621,7 +631,7 @@ def _drop_lines(
                 now=now,
                 state=state,
                 seconds_left=max(0.0, (r.ends_at - now).total_seconds())
-                if state == "running"
+                if state in ("running", "sold_out")
                 else 0.0,
             )
         )

@@ -241,7 +241,9 @@ def test_drop_sale_hold_confirm_and_release(event_store: Store) -> None:
     assert c.value.reason == "hold_released"
     last = counter.redeem_from_drop(event_store, desk(), ivan, drop.id)
     assert last.left == 0
-    assert counter.catalogue(event_store).drops == ()  # sold out: closed by itself
+    shown = counter.catalogue(event_store)
+    assert shown.drops == ()  # sold out: closed by itself
+    assert [d.id for d in shown.sold_out_drops] == [drop.id]  # "SOLD OUT" while its time runs
     assert counter.drops(event_store)[0].state == "sold_out"
     assert event_store.verify().ok
 

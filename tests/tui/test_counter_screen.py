@@ -255,6 +255,7 @@ async def test_organiser_starts_a_drop_and_counter_holds_then_confirms(
         await pilot.press("ctrl+o")
         await settle(pilot, lambda: "Hand over" in confirm_text(app))
         assert big_points(app) == "-700"
+        assert counter.drops(people_store)[0].taken == 1
         await settle(pilot, lambda: "2 of 3 left" in text_of(app, "#drops"))
         assert screen.hold is None
 
