@@ -565,22 +565,27 @@ def _drop_line(line: Any, zone: str) -> str:
 
     from store.counter import drop_state_text
 
-    ends = line.ends_at.astimezone(ZoneInfo(zone)).strftime("%H:%M")
-    left = int(line.seconds_left)
-    return _(
-        "#{id} {prize}: {left} of {quantity} left ({held} on hold), {price} points, "
-        "{state}, ends {ends} ({minutes}:{seconds:02d} left)"
-    ).format(
+    ends = (line.closed_at or line.ends_at).astimezone(ZoneInfo(zone)).strftime("%H:%M")
+    head = _("#{id} {prize}: {sold} of {quantity} sold, {price} points").format(
         id=line.id,
         prize=line.prize_name,
-        left=line.left,
+        sold=line.taken,
         quantity=line.quantity,
-        held=line.held,
         price=line.price,
-        state=drop_state_text(line.state),
-        ends=ends,
-        minutes=left // 60,
-        seconds=left % 60,
+    )
+    if line.running:
+        left = int(line.seconds_left)
+        return (
+            head
+            + ", "
+            + _("{left} left ({held} on hold), ends {ends} ({minutes}:{seconds:02d} left)").format(
+                left=line.left, held=line.held, ends=ends, minutes=left // 60, seconds=left % 60
+            )
+        )
+    return (
+        head
+        + ", "
+        + _("{state} (ends {ends})").format(state=drop_state_text(line.state), ends=ends)
     )
 
 

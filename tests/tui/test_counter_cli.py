@@ -50,9 +50,9 @@ def test_drop_start_list_close(
     )
     out = capsys.readouterr().out
     assert code == 0
-    assert "Drop started: #1 Headphones: 20 of 20 left (0 on hold), 700 points, running" in out
+    assert "Drop started: #1 Headphones: 0 of 20 sold, 700 points, 20 left (0 on hold)" in out
     assert main(["--db", event_url, "drop", "list"]) == 0
-    assert "#1 Headphones: 20 of 20 left" in capsys.readouterr().out
+    assert "#1 Headphones: 0 of 20 sold" in capsys.readouterr().out
     assert main(["--db", event_url, "drop", "close", "1"]) == 0
     assert "closed early" in capsys.readouterr().out
     assert main(["--db", event_url, "drop", "close", "1"]) == 1
