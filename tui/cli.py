@@ -582,11 +582,9 @@ def _drop_line(line: Any, zone: str) -> str:
                 left=line.left, held=line.held, ends=ends, minutes=left // 60, seconds=left % 60
             )
         )
-    return (
-        head
-        + ", "
-        + _("{state} (ends {ends})").format(state=drop_state_text(line.state), ends=ends)
-    )
+    if line.state == "sold_out":
+        return head + ", " + _("sold out (its time ends {ends})").format(ends=ends)
+    return head + ", " + _("{state} at {ends}").format(state=drop_state_text(line.state), ends=ends)
 
 
 def cmd_drop_start(args: argparse.Namespace, settings: Settings) -> int:
