@@ -27,7 +27,7 @@ from store.errors import Conflict, DatabaseUnavailable, DomainError, OutcomeUnkn
 from store.i18n import _
 from store.ledger import account_t, insert_ignore, transfer_t
 from store.migrate import upgrade
-from store.models import Attendee, Audit, Band, Event, Operation, Prize, Redemption, Station
+from store.models import Attendee, Audit, Band, Event, Operation, Station
 from store.results import BandChoice, BandLookup, OperationOutcome, StationInfo, VerifyReport
 
 __all__ = ["Store"]
@@ -42,8 +42,6 @@ operation_t: Table = Operation.__table__  # type: ignore[attr-defined]
 station_t: Table = Station.__table__  # type: ignore[attr-defined]
 audit_t: Table = Audit.__table__  # type: ignore[attr-defined]
 event_t: Table = Event.__table__  # type: ignore[attr-defined]
-prize_t: Table = Prize.__table__  # type: ignore[attr-defined]
-redemption_t: Table = Redemption.__table__  # type: ignore[attr-defined]
 
 #: How often a running station announces itself (tui/app.py's heartbeat).
 HEARTBEAT_SECONDS = 5.0
@@ -575,23 +573,6 @@ class Store:
                 violations.append(
                     _("Operation {op_id} was applied {n} times.").format(op_id=row.op_id, n=row.n)
                 )
-            checked.append(_("no prize stock below zero"))
-            out = (
-                select(redemption_t.c.prize_id, func.count().label("n"))
-                .where(redemption_t.c.returned_op_id.is_(None))
-                .group_by(redemption_t.c.prize_id)
-                .subquery()
-            )
-            for row in conn.execute(
-                select(prize_t.c.id, prize_t.c.supplied, out.c.n)
-                .join(out, out.c.prize_id == prize_t.c.id)
-                .where(out.c.n > prize_t.c.supplied)
-            ):
-                violations.append(
-                    _("Prize {id}: {n} handed out but only {supplied} supplied.").format(
-                        id=row.id, n=row.n, supplied=row.supplied
-                    )
-                )
             credit_checked, credit_violations = credit.verify_credit(conn)
             checked += credit_checked
             violations += credit_violations
@@ -600,4 +581,10 @@ class Store:
             coat_checked, coat_violations = verify_coats(conn)
             checked.extend(coat_checked)
             violations.extend(coat_violations)
+            # The prize counter's stock (regular and drops) and per-person limits.
+            from store.counter import stock_checks  # the counter imports this module
+
+            stock_checked, stock_violations = stock_checks(conn)
+            checked.extend(stock_checked)
+            violations.extend(stock_violations)
         return VerifyReport(checked=tuple(checked), violations=tuple(violations))

@@ -32,6 +32,7 @@ __all__ = [
     "record_redemption",
     "take_from_drop",
     "take_regular",
+    "take_regular_row",
 ]
 
 prize_t: Table = Prize.__table__  # type: ignore[attr-defined]
@@ -60,26 +61,28 @@ class PrizeRow:
         return max(0, self.supplied - self.taken)
 
 
+_PRIZE_COLUMNS = (
+    prize_t.c.id,
+    prize_t.c.name,
+    prize_t.c.tier,
+    prize_t.c.price,
+    prize_t.c.supplied,
+    prize_t.c.taken,
+    prize_t.c.per_person,
+    prize_t.c.pay_in_four,
+    prize_t.c.active,
+)
+
+
 def prize_row(conn: Connection, prize_id: str) -> PrizeRow:
     """The prize ``prize_id``, or :class:`NotFound`."""
-    row = conn.execute(
-        select(
-            prize_t.c.id,
-            prize_t.c.name,
-            prize_t.c.tier,
-            prize_t.c.price,
-            prize_t.c.supplied,
-            prize_t.c.taken,
-            prize_t.c.per_person,
-            prize_t.c.pay_in_four,
-            prize_t.c.active,
-        ).where(prize_t.c.id == prize_id)
-    ).first()
+    row = conn.execute(select(*_PRIZE_COLUMNS).where(prize_t.c.id == prize_id)).first()
     if row is None:
         raise NotFound(_("There is no prize {prize!r}.").format(prize=prize_id))
     return PrizeRow(*row)
 
 
+#: Prebuilt once: this is on every redemption.
 _TAKE_REGULAR = (
     update(prize_t)
     .where(
@@ -88,15 +91,15 @@ _TAKE_REGULAR = (
         prize_t.c.taken < prize_t.c.supplied,
     )
     .values(taken=prize_t.c.taken + 1)
-    .returning(prize_t.c.taken, prize_t.c.supplied)
+    .returning(*_PRIZE_COLUMNS)
 )
 
 
-def take_regular(conn: Connection, prize_id: str) -> int:
-    """Take one unit of ``prize_id``'s regular stock; returns the units left.
+def take_regular_row(conn: Connection, prize_id: str) -> PrizeRow:
+    """Take one unit of ``prize_id``'s regular stock; returns the prize as it is now.
 
-    Raises :class:`Refused` (reason ``sold_out``) when none is left, which includes losing a
-    race for the last unit to another counter.
+    The same guarded UPDATE as :func:`take_regular`, returning the whole row (price, name,
+    per-person limit), so a redemption needs no second read of the prize.
     """
     row = conn.execute(_TAKE_REGULAR, {"p_prize": prize_id}).first()
     if row is None:
@@ -109,7 +112,16 @@ def take_regular(conn: Connection, prize_id: str) -> int:
             _("{prize} just sold out: nothing was charged.").format(prize=prize.name),
             reason="sold_out",
         )
-    return int(row.supplied) - int(row.taken)
+    return PrizeRow(*row)
+
+
+def take_regular(conn: Connection, prize_id: str) -> int:
+    """Take one unit of ``prize_id``'s regular stock; returns the units left.
+
+    Raises :class:`Refused` (reason ``sold_out``) when none is left, which includes losing a
+    race for the last unit to another counter.
+    """
+    return take_regular_row(conn, prize_id).available
 
 
 def count_held(
@@ -136,6 +148,10 @@ def take_from_drop(
     counted against the sale. The guarded UPDATE locks the drop's row first, so the count of
     holds that follows sees every other counter's committed hold (PostgreSQL re-reads per
     statement; SQLite writes one at a time).
+
+    Refused with reason ``sold_out`` when every unit is sold (or the rest is on other counters'
+    live holds), ``drop_ended`` when its time ran out or it was closed; NotFound for an unknown
+    drop.
     """
     locked = conn.execute(
         update(drop_t)
@@ -150,7 +166,14 @@ def take_from_drop(
         .returning(drop_t.c.taken, drop_t.c.quantity)
     ).first()
     if locked is None:
-        raise Refused(_("The drop has ended or sold out: nothing was charged."), reason="sold_out")
+        row = conn.execute(
+            select(drop_t.c.taken, drop_t.c.quantity).where(drop_t.c.id == drop_id)
+        ).first()
+        if row is None:
+            raise NotFound(_("There is no drop {id}.").format(id=drop_id))
+        if row.taken >= row.quantity:
+            raise Refused(_("The drop just sold out: nothing was charged."), reason="sold_out")
+        raise Refused(_("The drop has ended: nothing was charged."), reason="drop_ended")
     held = count_held(conn, drop_id, now, except_hold=hold_id)
     left = int(locked.quantity) - int(locked.taken) - held
     if left < 0:
@@ -177,6 +200,17 @@ def put_back(conn: Connection, prize_id: str, drop_id: int | None) -> None:
         )
 
 
+#: Prebuilt once (statement construction costs more than running it on SQLite).
+_PER_PERSON = select(func.count(), func.max(redemption_t.c.created_at)).where(
+    and_(
+        redemption_t.c.attendee_id == bindparam("p_attendee"),
+        redemption_t.c.prize_id == bindparam("p_prize"),
+        redemption_t.c.returned_op_id.is_(None),
+    )
+)
+_RECORD = insert(redemption_t).returning(redemption_t.c.id)
+
+
 def per_person_taken(
     conn: Connection, prize_id: str, attendee_id: int
 ) -> tuple[int, datetime | None]:
@@ -186,15 +220,7 @@ def per_person_taken(
     in the same transaction, so a second counter serving the same person waits and then sees
     the first counter's redemption.
     """
-    row = conn.execute(
-        select(func.count(), func.max(redemption_t.c.created_at)).where(
-            and_(
-                redemption_t.c.prize_id == prize_id,
-                redemption_t.c.attendee_id == attendee_id,
-                redemption_t.c.returned_op_id.is_(None),
-            )
-        )
-    ).one()
+    row = conn.execute(_PER_PERSON, {"p_attendee": attendee_id, "p_prize": prize_id}).one()
     return int(row[0]), row[1]
 
 
@@ -212,18 +238,17 @@ def record_redemption(
     """Insert the redemption row of the actor's operation; returns its id."""
     return int(
         conn.execute(
-            insert(redemption_t)
-            .values(
-                op_id=actor.op_id,
-                prize_id=prize_id,
-                attendee_id=attendee_id,
-                transfer_id=transfer_id,
-                created_at=now,
-                price=price,
-                drop_id=drop_id,
-                station=actor.station,
-                staff=actor.staff,
-            )
-            .returning(redemption_t.c.id)
+            _RECORD,
+            {
+                "op_id": actor.op_id,
+                "prize_id": prize_id,
+                "attendee_id": attendee_id,
+                "transfer_id": transfer_id,
+                "created_at": now,
+                "price": price,
+                "drop_id": drop_id,
+                "station": actor.station,
+                "staff": actor.staff,
+            },
         ).scalar_one()
     )

@@ -21,6 +21,7 @@ from hardware.wedge import parse_wedge
 from screens import HelpScreen, RolePickerScreen, SimulatedTapScreen, StationScreen
 from screens.bands import BandsScreen
 from screens.coats import CoatsScreen
+from screens.counter import CounterScreen
 from screens.desk import DeskScreen
 from screens.hub import HubScreen
 from screens.sign_in import SignInScreen
@@ -367,6 +368,8 @@ class TapdeskApp(App[None]):
             screen = BandsScreen()
         elif role == "coats":
             screen = CoatsScreen()
+        elif role == "counter":
+            screen = CounterScreen()
         else:
             screen = StationScreen(role)
         while len(self.screen_stack) > 2:

@@ -236,6 +236,27 @@ def build_parser() -> argparse.ArgumentParser:
     rack_in.set_defaults(handler=cmd_coats_rack_in)
     rack_in.add_argument("rack", help=_("the rack's id or name"))
     rack_in.add_argument("--reason", required=True, help=_("why (it is audited)"))
+    drop = command("drop", _("live drops at the prize counter"), cmd_help(parser))
+    drop_commands = drop.add_subparsers(title=_("drop commands"), metavar="COMMAND")
+    drop_start = drop_commands.add_parser(
+        "start",
+        help=_("put a limited quantity of a prize on sale for a limited time"),
+        parents=[common],
+    )
+    drop_start.set_defaults(handler=cmd_drop_start)
+    drop_start.add_argument("prize", help=_("the prize's id in the event file, e.g. headphones"))
+    drop_start.add_argument("--qty", type=int, required=True, help=_("units on sale"))
+    drop_start.add_argument("--minutes", type=float, required=True, help=_("how long it runs"))
+    drop_start.add_argument("--price", type=int, help=_("points per unit (default: its price)"))
+    drop_list = drop_commands.add_parser(
+        "list", help=_("every drop: units left, time left, state"), parents=[common]
+    )
+    drop_list.set_defaults(handler=cmd_drop_list)
+    drop_close = drop_commands.add_parser(
+        "close", help=_("end a running drop now"), parents=[common]
+    )
+    drop_close.set_defaults(handler=cmd_drop_close)
+    drop_close.add_argument("id", type=int, help=_("the drop's number (see tapdesk drop list)"))
 
     bench = command("bench", _("benchmarks on throw-away databases"), cmd_help(parser))
     bench_commands = bench.add_subparsers(title=_("benchmarks"), metavar="BENCH")
@@ -274,6 +295,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="S",
         help=_("PostgreSQL: cut every station's connections S seconds into the run"),
+    )
+    counter_bench = bench_commands.add_parser(
+        "counter", help=_("redemption latency at the prize counter"), parents=[common]
+    )
+    counter_bench.set_defaults(handler=cmd_bench_counter)
+    counter_bench.add_argument("--json", action="store_true", help=_("print one JSON object"))
+    counter_bench.add_argument(
+        "--redemptions", type=int, default=2000, help=_("redemptions to time")
     )
     return parser
 
@@ -793,6 +822,85 @@ def cmd_bench_ledger(args: argparse.Namespace, settings: Settings) -> int:
     from store.bench.ledger import run_ledger_bench
 
     figures = run_ledger_bench(settings.db, transfers=args.transfers, seconds=args.seconds)
+    print_figures(figures, args.json)
+    return 0 if figures["violations"] == 0 else 1
+
+
+def _drop_line(line: Any, zone: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    from store.counter import drop_state_text
+
+    ends = (line.closed_at or line.ends_at).astimezone(ZoneInfo(zone)).strftime("%H:%M")
+    head = _("#{id} {prize}: {sold} of {quantity} sold, {price} points").format(
+        id=line.id,
+        prize=line.prize_name,
+        sold=line.taken,
+        quantity=line.quantity,
+        price=line.price,
+    )
+    if line.running:
+        left = int(line.seconds_left)
+        return (
+            head
+            + ", "
+            + _("{left} left ({held} on hold), ends {ends} ({minutes}:{seconds:02d} left)").format(
+                left=line.left, held=line.held, ends=ends, minutes=left // 60, seconds=left % 60
+            )
+        )
+    if line.state == "sold_out":
+        return head + ", " + _("sold out (its time ends {ends})").format(ends=ends)
+    return head + ", " + _("{state} at {ends}").format(state=drop_state_text(line.state), ends=ends)
+
+
+def cmd_drop_start(args: argparse.Namespace, settings: Settings) -> int:
+    from store.counter import start_drop
+
+    store = open_store(settings.database_url)
+    try:
+        line = start_drop(
+            store, _cli_actor(settings), args.prize, args.qty, args.minutes, args.price
+        )
+        zone = store.event_timezone()
+    finally:
+        store.close()
+    print(_("Drop started: {line}").format(line=_drop_line(line, zone)))
+    return 0
+
+
+def cmd_drop_list(_args: argparse.Namespace, settings: Settings) -> int:
+    from store.counter import drops
+
+    store = open_store(settings.database_url)
+    try:
+        lines = drops(store)
+        zone = store.event_timezone()
+    finally:
+        store.close()
+    for line in lines:
+        print(_drop_line(line, zone))
+    if not lines:
+        print(_("No drops yet: tapdesk drop start PRIZE --qty N --minutes M"))
+    return 0
+
+
+def cmd_drop_close(args: argparse.Namespace, settings: Settings) -> int:
+    from store.counter import close_drop
+
+    store = open_store(settings.database_url)
+    try:
+        line = close_drop(store, _cli_actor(settings), args.id)
+        zone = store.event_timezone()
+    finally:
+        store.close()
+    print(_("Drop closed: {line}").format(line=_drop_line(line, zone)))
+    return 0
+
+
+def cmd_bench_counter(args: argparse.Namespace, settings: Settings) -> int:
+    from store.bench.counter import run_counter_bench
+
+    figures = run_counter_bench(settings.db, redemptions=args.redemptions)
     print_figures(figures, args.json)
     return 0 if figures["violations"] == 0 else 1
 

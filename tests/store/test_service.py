@@ -167,6 +167,8 @@ def test_verify_reports_stock_below_zero(store: Store) -> None:
         prize, supplied = conn.execute(
             text("SELECT id, supplied FROM prize ORDER BY supplied LIMIT 1")
         ).one()
+        # One person takes them all here: lift the per-person limit (verify checks it too).
+        conn.execute(text("UPDATE prize SET per_person = 1000 WHERE id = :p"), {"p": prize})
 
     def hand_out(count: int) -> None:
         with store.db.write() as conn:
@@ -186,11 +188,14 @@ def test_verify_reports_stock_below_zero(store: Store) -> None:
                     ),
                     {"op": op, "p": prize, "a": attendee, "t": "2026-11-27 10:00:00"},
                 )
+                # As store.stock does: the unit is counted out in the same transaction.
+                conn.execute(text("UPDATE prize SET taken = taken + 1 WHERE id = :p"), {"p": prize})
 
     hand_out(supplied)
     assert store.verify().ok
     hand_out(1)
     report = store.verify()
     assert report.violations == (
-        f"Prize {prize}: {supplied + 1} handed out but only {supplied} supplied.",
+        f"Prize {prize}: {supplied + 1} counted out, {supplied + 1} handed out (not returned), "
+        f"{supplied} supplied.",
     )
