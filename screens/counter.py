@@ -28,9 +28,10 @@ from textual.widgets import DataTable, Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
+from screens.credit import PayInFourScreen
 from screens.lookup import LookupScreen
 from screens.station import describe_error
-from store import counter
+from store import counter, credit
 from store.errors import Refused
 from store.i18n import _, ngettext
 from store.wristbands import record_lost_band_attempt
@@ -186,6 +187,7 @@ class CounterScreen(Screen[None]):
     accepts_taps = True
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+o,f5", "hand_over", _("Hand over")),
+        Binding("ctrl+b,f4", "pay_in_four", _("Pay in four")),
         Binding("ctrl+z,f8", "return_prize", _("Return")),
         Binding("escape", "cancel", _("Next person")),
         Binding("ctrl+f,f6", "lookup", _("Look up")),
@@ -427,6 +429,42 @@ class CounterScreen(Screen[None]):
                 self.hold = None
             drop_id = int(ident)
             self.run_op(lambda: counter.place_hold(app.store, actor, drop_id, attendee))
+
+    def action_pay_in_four(self) -> None:
+        """Take the chosen prize now and pay in four instalments (if the event allows it)."""
+        self._touch()
+        if self._busy:
+            return
+        if self.attendee_id is None or self.catalogue is None:
+            self._confirm(Text(_("Tap the attendee's band first.")), "error")
+            return
+        key = self._chosen_key()
+        kind, _sep, prize_id = (key or "").partition(":")
+        line = self.catalogue.prize(prize_id) if kind == "p" else None
+        if line is None or not line.pay_in_four:
+            self._confirm(
+                Text(_("Choose a prize marked 4× first: only those can be paid in four.")),
+                "error",
+            )
+            return
+        self.app.push_screen(PayInFourScreen(self.attendee_id, prize_id), self._plan_taken)
+
+    def _plan_taken(self, plan: credit.PlanResult | None) -> None:
+        self._focus_scan()
+        if plan is None:
+            return
+        first = plan.instalments[0].amount if plan.instalments else plan.price
+        text = Text()
+        text.append(f"{plan.name}\n", style="bold")
+        text.append(_("Hand over: {prize}").format(prize=plan.prize_name) + "\n", style="bold")
+        text.append(
+            _("Pay in four: {first} paid now, {owed} owed; balance {balance}").format(
+                first=first, owed=plan.owed, balance=plan.balance
+            )
+        )
+        self._confirm(text, "ok", big=f"-{first}")
+        station_app(self).flash(True)
+        self.reload()
 
     def run_op(self, call: Callable[[], object]) -> None:
         """One store operation in a thread (one at a time); the result is rendered by its type."""

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 
+from store import credit
 from store.bands import state_text
 from store.context import Actor
 from store.errors import NotFound, Refused
@@ -305,6 +306,7 @@ _HOLDER = (
         attendee_t.c.name,
         account_t.c.id.label("account_id"),
         account_t.c.balance,
+        account_t.c.next_due_at,
         band_t.c.uid,
     )
     .select_from(attendee_t)
@@ -319,6 +321,8 @@ class _Holder:
     name: str
     account_id: int
     balance: int
+    next_due_at: datetime | None
+    """Pay in four: when the earliest unpaid instalment falls due (None: no plan)."""
 
 
 def _holder(conn: Connection, attendee_id: int) -> _Holder:
@@ -348,7 +352,19 @@ def _holder(conn: Connection, attendee_id: int) -> _Holder:
                 reason=band.state_reason or "—",
             )
         raise Refused(message, reason="no_active_band")
-    return _Holder(row.name, int(row.account_id), int(row.balance))
+    return _Holder(row.name, int(row.account_id), int(row.balance), row.next_due_at)
+
+
+def _not_paused(
+    conn: Connection, actor: Actor | None, now: datetime, attendee_id: int, holder: _Holder
+) -> None:
+    """Refuse a person paused by an overdue pay-in-four instalment (nothing to do without a plan).
+
+    With ``actor`` what is due is collected first (before any unit is taken, the order pay in
+    four takes its locks in), so points earned since can repay it.
+    """
+    if holder.next_due_at is not None:
+        credit.require_not_paused(conn, attendee_id, now, actor)
 
 
 def _debit(
@@ -675,8 +691,9 @@ def redeem(store: Store, actor: Actor, attendee_id: int, prize_id: str) -> Redee
     """
 
     def work(conn: Connection, now: datetime) -> Redeemed:
-        prize = take_regular_row(conn, prize_id)
         holder = _holder(conn, attendee_id)
+        _not_paused(conn, actor, now, attendee_id, holder)
+        prize = take_regular_row(conn, prize_id)
         posted = _debit(
             conn, actor, now, holder, price=prize.price, prize_id=prize.id, prize_name=prize.name
         )
@@ -717,13 +734,14 @@ def _sell_from_drop(
     attendee_id: int,
     hold_id: int | None,
 ) -> Redeemed:
+    holder = _holder(conn, attendee_id)
+    _not_paused(conn, actor, now, attendee_id, holder)
     left = take_from_drop(conn, drop_id, now, hold_id=hold_id)
     drop = conn.execute(
         select(drop_t.c.prize_id, drop_t.c.price, prize_t.c.name, prize_t.c.per_person)
         .join(prize_t, prize_t.c.id == drop_t.c.prize_id)
         .where(drop_t.c.id == drop_id)
     ).one()
-    holder = _holder(conn, attendee_id)
     posted = _debit(
         conn, actor, now, holder, price=drop.price, prize_id=drop.prize_id, prize_name=drop.name
     )
@@ -1025,6 +1043,8 @@ def place_hold(
                 reason=reason,
             )
         holder = _holder(conn, attendee_id)
+        # No collection here: the drop's row is locked already (confirming collects).
+        _not_paused(conn, None, now, attendee_id, holder)
         own = conn.execute(
             select(hold_t).where(
                 hold_t.c.drop_id == drop_id,

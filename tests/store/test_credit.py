@@ -563,3 +563,28 @@ def test_two_counters_cannot_both_open_plans_over_the_limit(
     assert set(outcomes) - {"won"} <= {"credit_limit", "per_person"}
     assert len(credit.credit_status(event_store, attendee).plans) == 1
     assert event_store.verify().ok
+
+
+def test_the_counter_refuses_a_paused_attendee_until_repaid(event_store: Store) -> None:
+    from store import counter as prize_counter
+
+    set_credit(event_store, threshold=0)
+    attendee = person(event_store, "Anna Smith", UID, 225)
+    credit.redeem_in_four(event_store, counter(), attendee, "headphones")  # balance 0
+    shift_back(event_store, 91)
+    award(event_store, hubman(), UID, 100, "bonus")  # collects nothing: 100 < 225, overdue
+    drop = prize_counter.start_drop(event_store, counter(), "stickers", 5, 10, price=10)
+    with pytest.raises(Refused) as regular:
+        prize_counter.redeem(event_store, counter(), attendee, "stickers")
+    with pytest.raises(Refused) as from_drop:
+        prize_counter.redeem_from_drop(event_store, counter(), attendee, drop.id)
+    with pytest.raises(Refused) as hold:
+        prize_counter.place_hold(event_store, counter(), drop.id, attendee)
+    assert {regular.value.reason, from_drop.value.reason, hold.value.reason} == {"credit_paused"}
+    assert "Paused" in regular.value.message
+    assert balance(event_store, attendee) == 100  # nothing charged, nothing taken
+    # Points earned later repay the overdue instalment; then the counter serves them again.
+    award(event_store, hubman(), UID, 200, "bonus")  # 300 - 225 = 75
+    sold = prize_counter.redeem(event_store, counter(), attendee, "stickers")
+    assert sold.balance == 75 - sold.price
+    assert event_store.verify().ok

@@ -349,3 +349,48 @@ async def test_an_idle_counter_forgets_the_attendee(
         await pilot.press("down", "ctrl+o")
         assert "Tap the attendee's band first" in confirm_text(app)
     assert counter.catalogue(people_store).prize("stickers").available == 600  # type: ignore[union-attr]
+
+
+# -- pay in four ------------------------------------------------------------------------------
+
+
+async def test_pay_in_four_from_the_counter(make_app: AppFactory, people_store: Store) -> None:
+    from screens.credit import PayInFourScreen
+    from store import credit
+    from tests.factories import attendee_id_by_name
+    from tests.tui.test_credit_screen import credit_settings
+
+    credit_settings(people_store, threshold=0)
+    give(people_store, ANNA_UID, 300)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_counter(pilot)
+        await tapped(pilot, ANNA_UID, ANNA)
+        # The T-shirt is not marked 4×: the key says which prizes are.
+        prizes = app.screen.query_one("#prizes", PrizeList)
+        index = next(
+            i for i in range(prizes.option_count) if prizes.get_option_at_index(i).id == "p:t-shirt"
+        )
+        prizes.highlighted = index
+        await pilot.press("ctrl+b")
+        assert "marked 4×" in confirm_text(app)
+        assert not isinstance(app.screen, PayInFourScreen)
+        # Headphones (900, 4×): four instalments of 225, the first now.
+        index = next(
+            i
+            for i in range(prizes.option_count)
+            if prizes.get_option_at_index(i).id == "p:headphones"
+        )
+        prizes.highlighted = index
+        await pilot.press("ctrl+b")
+        await settle(pilot, lambda: isinstance(app.screen, PayInFourScreen))
+        pay = app.screen
+        assert isinstance(pay, PayInFourScreen)
+        await settle(pilot, lambda: pay.assessed is not None)
+        await pilot.press("ctrl+o")
+        await settle(pilot, lambda: app.screen is screen and "Pay in four" in confirm_text(app))
+        assert "225 paid now, 675 owed" in confirm_text(app)
+        assert big_points(app) == "-225"
+    anna = attendee_id_by_name(people_store, ANNA)
+    assert credit.credit_status(people_store, anna).owed == 675
+    assert people_store.verify().ok
