@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import types
 import typing
@@ -12,6 +13,20 @@ from typing import Any, TypeVar
 __all__ = ["dump", "load"]
 
 T = TypeVar("T")
+
+
+@functools.cache
+def _fields(tp: type) -> tuple[tuple[str, Any, bool], ...]:
+    """A dataclass's fields as (name, resolved type, required), worked out once per class."""
+    hints = typing.get_type_hints(tp)
+    return tuple(
+        (
+            f.name,
+            hints[f.name],
+            f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+        )
+        for f in dataclasses.fields(tp)
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -44,15 +59,13 @@ def _build(tp: Any, raw: Any) -> Any:
     if tp is datetime:
         return datetime.fromisoformat(raw)
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        hints = typing.get_type_hints(tp)
         # A field with a default may be missing: a result saved before the field existed, or
         # written by a one-statement path that leaves it at its default.
         return tp(
             **{
-                f.name: _build(hints[f.name], raw[f.name])
-                for f in dataclasses.fields(tp)
-                if f.name in raw
-                or (f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+                name: _build(hint, raw[name])
+                for name, hint, required in _fields(tp)
+                if required or name in raw
             }
         )
     return raw

@@ -32,15 +32,15 @@ from typing import Any
 
 from sqlalchemy import insert, make_url, select
 
-from store import hub, wristbands
+from store import coats, counter, hub, wristbands
 from store.bench.common import percentile, scratch_database, seed_people
 from store.context import Actor
 from store.demo.pins import DEMO_EVENT_FILE
 from store.desk import bind_band, check_in
 from store.errors import Refused
 from store.eventfile import load_event
-from store.ledger import account_t, forget_cached_accounts
-from store.models import Attendee
+from store.ledger import account_t, forget_cached_accounts, post_transfer, system_account_id
+from store.models import Attendee, Band, Prize
 from store.retry import RetryPolicy, run_with_retry
 from store.service import Store
 
@@ -54,6 +54,17 @@ BAND_PEOPLE = 3000
 DESK_PEOPLE_PER_STATION_SECOND = 40
 
 attendee_t = Attendee.__table__  # type: ignore[attr-defined]
+band_t = Band.__table__  # type: ignore[attr-defined]
+prize_t = Prize.__table__  # type: ignore[attr-defined]
+#: Points every seeded person starts with (one transfer each), so that the counter has buyers.
+START_POINTS = 400
+#: The counter's regular prizes the load redeems (cheap ones; each has a per-person limit).
+COUNTER_PRIZES = ("stickers", "enamel-pin", "socks", "t-shirt")
+#: A prize with a handful of units that every counter goes for: the last-unit races.
+LAST_UNIT_PRIZE = "bench-last-unit"
+LAST_UNITS = 5
+#: People who use the coat check in the load (a tap hands a coat in, the next one takes it out).
+COAT_PEOPLE = 150
 
 
 # -- one station ---------------------------------------------------------------------------------
@@ -68,6 +79,8 @@ class Station:
     index: int
     rng: random.Random
     uids: list[str]
+    attendee_ids: list[int]
+    """The attendee of each band in ``uids`` (same order)."""
     desk_queue: list[int]
     """Attendees this desk checks in (nobody else's)."""
     hubman: Actor
@@ -75,6 +88,7 @@ class Station:
     questions: list[str]
     hub_id: str
     next_band: int
+    drop_id: int | None = None
     timings: dict[str, list[float]] = field(default_factory=dict)
     refusals: dict[str, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
@@ -169,6 +183,59 @@ def op_lookup(st: Station) -> None:
     st.timed("lookup", lambda: wristbands.inspect_band(st.store, uid))
 
 
+def op_redeem(st: Station) -> None:
+    """The prize counter: a regular prize (80 %), the last units everyone races for (10 %), or
+    the running drop with a hold and its confirmation (10 %)."""
+    n = st.rng.randrange(len(st.uids))
+    attendee = st.attendee_ids[n]
+    draw = st.rng.random()
+    if draw < 0.1:
+        actor = st.actor()
+        st.timed(
+            "redeem_last_unit",
+            lambda: counter.redeem(st.store, actor, attendee, LAST_UNIT_PRIZE),
+            op_id=actor.op_id,
+        )
+    elif draw < 0.2 and st.drop_id is not None:
+        drop_id = st.drop_id
+        actor = st.actor()
+        held = st.timed(
+            "drop_hold",
+            lambda: counter.place_hold(st.store, actor, drop_id, attendee),
+            op_id=actor.op_id,
+        )
+        if held is not None:
+            confirm = st.actor()
+            st.timed(
+                "drop_confirm",
+                lambda: counter.confirm_hold(st.store, confirm, held.hold_id),
+                op_id=confirm.op_id,
+            )
+    else:
+        actor, prize = st.actor(), st.rng.choice(COUNTER_PRIZES)
+        st.timed(
+            "redeem", lambda: counter.redeem(st.store, actor, attendee, prize), op_id=actor.op_id
+        )
+
+
+def op_coat(st: Station) -> None:
+    """The coat check: a tap hands a coat in; when the person has one in, it is handed back.
+
+    Drawn from the first :data:`COAT_PEOPLE` people, so that coats come back out during a short
+    run and the racks neither fill up nor stay empty.
+    """
+    uid = st.uids[st.rng.randrange(min(COAT_PEOPLE, len(st.uids)))]
+    actor = st.actor()
+    ticket = st.timed("coat_in", lambda: coats.coat_tap(st.store, actor, uid), op_id=actor.op_id)
+    if ticket is not None and ticket.action == "held":
+        out = st.actor()
+        st.timed(
+            "coat_out",
+            lambda: coats.coat_out(st.store, out, ticket.coat_id, band_uid=uid),
+            op_id=out.op_id,
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class MixEntry:
     """One kind of operation in the mix."""
@@ -178,13 +245,14 @@ class MixEntry:
     run: Callable[[Station], None]
 
 
-#: The stated mix (weights in percent of drawn actions). The prize counter's redemptions (about
-#: 15 %: last-unit races, a drop) and the coat check (about 5 %) join as entries here.
+#: The stated mix (weights in percent of drawn actions).
 MIX: tuple[MixEntry, ...] = (
     MixEntry("desk check-in + bind", 20, op_checkin_bind),
-    MixEntry("hub activity", 30, op_hub_activity),
+    MixEntry("hub activity", 25, op_hub_activity),
     MixEntry("hub quiz", 20, op_hub_quiz),
-    MixEntry("hub cool", 5, op_hub_cool),
+    MixEntry("hub cool", 10, op_hub_cool),
+    MixEntry("prize counter (last-unit races, a drop)", 15, op_redeem),
+    MixEntry("coat in/out", 5, op_coat),
     MixEntry("lookup", 5, op_lookup),
 )
 
@@ -201,6 +269,7 @@ class StationPlan:
     seconds: float
     start_at: float
     uids: list[str]
+    attendee_ids: list[int]
     desk_queue: list[int]
     staff_id: str
     staff_name: str
@@ -209,6 +278,7 @@ class StationPlan:
     questions: list[str]
     mix: tuple[MixEntry, ...]
     cut_at_s: float | None = None
+    drop_id: int | None = None
 
 
 def _cut_later(store: Store, url: str, after_s: float, cuts: list[int]) -> threading.Thread:
@@ -257,12 +327,14 @@ def _station_process(plan: StationPlan) -> dict[str, Any]:
         index=plan.index,
         rng=random.Random(SEED + plan.index),
         uids=plan.uids,
+        attendee_ids=plan.attendee_ids,
         desk_queue=list(plan.desk_queue),
         hubman=Actor(station=name, staff=plan.staff_name, staff_id=plan.staff_id),
         activities=plan.activities,
         questions=plan.questions,
         hub_id=plan.hub_id,
         next_band=0,
+        drop_id=plan.drop_id,
     )
     store.announce(name, "hub", plan.staff_name, "bench")
     from sqlalchemy import event
@@ -335,6 +407,67 @@ def _seed_desk_people(store: Store, count: int) -> list[int]:
     return ids
 
 
+def _seed_counter(store: Store, uids: list[str], seconds: float) -> tuple[list[int], int]:
+    """Starting points for everyone (one transfer each), the last-unit prize and a drop.
+
+    Returns the attendee of every band (same order) and the drop's id.
+    """
+    setup = Actor(station="bench-setup")
+    seed = setup.next_action()
+    with store.db.read() as conn:
+        owner: dict[str, int] = dict(
+            conn.execute(select(band_t.c.uid, band_t.c.attendee_id).where(band_t.c.uid.in_(uids)))
+            .tuples()
+            .all()
+        )
+        accounts: dict[int, int] = dict(
+            conn.execute(
+                select(account_t.c.attendee_id, account_t.c.id).where(
+                    account_t.c.attendee_id.in_(owner.values())
+                )
+            )
+            .tuples()
+            .all()
+        )
+    attendee_ids = [int(owner[uid]) for uid in uids]
+
+    def work(conn: Any, now: datetime) -> int:
+        issuer = system_account_id(conn, "issuer", setup.station)
+        for seq, attendee in enumerate(attendee_ids):
+            post_transfer(
+                conn,
+                seed,
+                now,
+                debit=issuer,
+                credit=accounts[attendee],
+                amount=START_POINTS,
+                code="bonus",
+                reference="load rehearsal: starting points",
+                seq=seq,
+            )
+        conn.execute(
+            insert(prize_t).values(
+                id=LAST_UNIT_PRIZE,
+                name="Last units (bench)",
+                tier=3,
+                price=50,
+                supplied=LAST_UNITS,
+                per_person=1,
+                pay_in_four=False,
+                active=True,
+                updated_at=now,
+                taken=0,
+            )
+        )
+        return len(attendee_ids)
+
+    store.run(seed, "bench_seed_points", work, int)
+    drop = counter.start_drop(
+        store, setup.next_action(), "enamel-pin", 40, max(1.0, seconds / 60 + 1), price=10
+    )
+    return attendee_ids, drop.id
+
+
 def _ms(values: list[float], pct: float) -> float:
     return round(percentile(values, pct), 2)
 
@@ -361,6 +494,7 @@ def run_load(
         uids = seed_people(store, BAND_PEOPLE)
         per_station = max(50, int(seconds * DESK_PEOPLE_PER_STATION_SECOND))
         desk_people = _seed_desk_people(store, per_station * stations)
+        attendee_ids, drop_id = _seed_counter(store, uids, seconds)
         catalogue = hub.hub_catalogue(store)
         store.close()
         hubs = [hub_id for hub_id, _name in catalogue.hubs]
@@ -378,6 +512,7 @@ def run_load(
                     seconds=seconds,
                     start_at=start_at + 0.5 * stations,
                     uids=uids,
+                    attendee_ids=attendee_ids,
                     desk_queue=desk_people[n * per_station : (n + 1) * per_station],
                     staff_id=staff_id,
                     staff_name=staff_id,
@@ -386,6 +521,7 @@ def run_load(
                     questions=questions,
                     mix=mix,
                     cut_at_s=cut_at_s,
+                    drop_id=drop_id,
                 )
             )
         ctx = multiprocessing.get_context("spawn")
