@@ -260,15 +260,19 @@ class Returned:
     """A prize taken back: the points refunded by a correcting transfer, the unit back in stock."""
 
     redemption_id: int
-    transfer_id: int
+    transfer_id: int | None
+    """The correction that refunded the points (None: a plan whose payments were undone)."""
     attendee_id: int
     name: str
     prize_id: str
     prize_name: str
     refunded: int
+    """Points back to the attendee (for a pay-in-four prize: the instalments they paid)."""
     balance: int
     drop_id: int | None
     at: datetime
+    cancelled: int = 0
+    """Pay in four: the unpaid instalments, no longer owed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -788,7 +792,9 @@ def return_prize(store: Store, actor: Actor, redemption_id: int, reason: str = "
     """Take a prize back: a correcting transfer refunds the points, the unit goes back in stock.
 
     The unit goes back to the stock it came from (the regular stock or its drop). A prize is
-    returned once; one paid by a plan (pay in four) is returned through the plan.
+    returned once. A prize taken on a pay-in-four plan gives back the instalments paid and
+    cancels the rest (:func:`store.credit.return_plan`); one whose plan was closed at the end of
+    the event (written off) is refused.
     """
 
     def work(conn: Connection, now: datetime) -> Returned:
@@ -816,28 +822,39 @@ def return_prize(store: Store, actor: Actor, redemption_id: int, reason: str = "
                 ),
                 reason="already_returned",
             )
-        if row.transfer_id is None:
-            raise Refused(
-                _("This prize is paid in instalments: return it through its pay-in-four plan."),
-                reason="paid_by_plan",
-            )
+        # The stock first, then the attendee's account: the order a redemption locks them in.
         put_back(conn, row.prize_id, row.drop_id)
-        original = conn.execute(
-            select(transfer_t.c.debit_account_id, transfer_t.c.credit_account_id).where(
-                transfer_t.c.id == row.transfer_id
+        plan = credit.return_plan(conn, actor, now, redemption_id)
+        cancelled = 0
+        if plan is not None:
+            transfer_id, refunded, balance = plan.transfer_id, plan.refunded, plan.balance
+            cancelled = plan.cancelled
+        elif row.transfer_id is None:
+            raise Refused(
+                _(
+                    "This prize was handed over without a payment: there are no points to give "
+                    "back."
+                ),
+                reason="no_payment",
             )
-        ).one()
-        posted = post_transfer(
-            conn,
-            actor,
-            now,
-            debit=original.credit_account_id,
-            credit=original.debit_account_id,
-            amount=row.price,
-            code="correction",
-            reference=f"return:{redemption_id}",
-            corrects=row.transfer_id,
-        )
+        else:
+            original = conn.execute(
+                select(transfer_t.c.debit_account_id, transfer_t.c.credit_account_id).where(
+                    transfer_t.c.id == row.transfer_id
+                )
+            ).one()
+            posted = post_transfer(
+                conn,
+                actor,
+                now,
+                debit=original.credit_account_id,
+                credit=original.debit_account_id,
+                amount=row.price,
+                code="correction",
+                reference=f"return:{redemption_id}",
+                corrects=row.transfer_id,
+            )
+            transfer_id, refunded, balance = posted.transfer_id, row.price, posted.credit_balance
         names = conn.execute(
             select(attendee_t.c.name, prize_t.c.name.label("prize_name"))
             .select_from(attendee_t)
@@ -851,20 +868,22 @@ def return_prize(store: Store, actor: Actor, redemption_id: int, reason: str = "
             "prize_return",
             str(redemption_id),
             prize=row.prize_id,
-            points=row.price,
+            points=refunded,
+            cancelled=cancelled,
             reason=reason,
         )
         return Returned(
             redemption_id=redemption_id,
-            transfer_id=posted.transfer_id,
+            transfer_id=transfer_id,
             attendee_id=row.attendee_id,
             name=names.name,
             prize_id=row.prize_id,
             prize_name=names.prize_name,
-            refunded=row.price,
-            balance=posted.credit_balance,
+            refunded=refunded,
+            balance=balance,
             drop_id=row.drop_id,
             at=now,
+            cancelled=cancelled,
         )
 
     return store.run(actor, "prize_return", work, Returned)

@@ -72,6 +72,7 @@ __all__ = [
     "Eligibility",
     "InstalmentView",
     "PlanResult",
+    "PlanReturned",
     "PlanView",
     "ReportLine",
     "Rule",
@@ -85,6 +86,7 @@ __all__ = [
     "redeem_in_four",
     "report",
     "require_not_paused",
+    "return_plan",
     "schedule",
     "verify_credit",
 ]
@@ -982,6 +984,150 @@ def redeem_in_four(store: Store, actor: Actor, attendee_id: int, prize_id: str) 
         )
 
     return store.run(actor, "pay_in_four", work, PlanResult)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanReturned:
+    """What returning a plan's prize did to the plan (inside the counter's return)."""
+
+    plan_id: int
+    refunded: int
+    """Points back to the attendee: every instalment they paid."""
+    cancelled: int
+    """Points no longer owed: the unpaid instalments, cancelled."""
+    transfer_id: int | None
+    """The correction that refunded the first instalment (None: nothing was refunded)."""
+    balance: int
+    """The attendee's balance afterwards."""
+
+
+def return_plan(
+    conn: Connection, actor: Actor, now: datetime, redemption_id: int
+) -> PlanReturned | None:
+    """Undo the plan that paid for ``redemption_id`` inside the caller's transaction.
+
+    None when no plan paid for it (a plain redemption). Each paid instalment's transfer is
+    undone by a correcting transfer (the first: counter -> attendee; a collected one: credit ->
+    attendee), and so is the plan's credit -> counter transfer (counter -> credit); the unpaid
+    instalments are cancelled (``written_off_at``, so the credit accounts still hold minus what is
+    owed) and the plan is closed. A plan that ``credit close`` ended (written off) cannot be
+    returned: refused, reason ``plan_closed``.
+
+    Exactly once: the attendee's account row is locked before the plan is closed by a guarded
+    UPDATE, so a collection at the same moment waits and then finds the plan closed.
+    """
+    plan = conn.execute(
+        select(plan_t.c.id, plan_t.c.attendee_id, plan_t.c.op_id, plan_t.c.state).where(
+            plan_t.c.redemption_id == redemption_id
+        )
+    ).first()
+    if plan is None:
+        return None
+    refused = Refused(
+        _(
+            "This prize's pay-in-four plan was closed at the end of the event (what was left "
+            "was written off): it cannot be returned."
+        ),
+        reason="plan_closed",
+    )
+    if plan.state not in ("open", "paid"):
+        raise refused
+    locked = conn.execute(_LOCK_ACCOUNT, {"p_attendee": plan.attendee_id}).first()
+    if locked is None:
+        raise NotFound(_("There is no attendee {id}.").format(id=plan.attendee_id))
+    account_id, balance = int(locked.id), int(locked.balance)
+    closed = conn.execute(
+        update(plan_t)
+        .where(plan_t.c.id == plan.id, plan_t.c.state.in_(("open", "paid")))
+        .values(state="closed", closed_at=now, closed_op_id=actor.op_id)
+    )
+    if closed.rowcount == 0:
+        raise refused
+    # The transfers to undo: every paid instalment's (the first one first), then the credit.
+    paid = conn.execute(
+        select(inst_t.c.transfer_id)
+        .where(
+            inst_t.c.plan_id == plan.id,
+            inst_t.c.paid_at.is_not(None),
+            inst_t.c.transfer_id.is_not(None),
+        )
+        .order_by(inst_t.c.number)
+    ).scalars()
+    undo = [int(t) for t in paid]
+    rest = conn.execute(
+        select(transfer_t.c.id).where(
+            transfer_t.c.op_id == plan.op_id, transfer_t.c.seq == 1, transfer_t.c.code == "prize"
+        )
+    ).scalar()
+    if rest is not None:
+        undo.append(int(rest))
+    # A transfer staff already undid by hand (``points correct``) is not undone twice.
+    undone = transfer_t.alias("undone")
+    originals = {
+        int(r.id): r
+        for r in conn.execute(
+            select(
+                transfer_t.c.id,
+                transfer_t.c.debit_account_id,
+                transfer_t.c.credit_account_id,
+                transfer_t.c.amount,
+            ).where(
+                transfer_t.c.id.in_(undo),
+                ~exists().where(undone.c.corrects_id == transfer_t.c.id),
+            )
+        )
+    }
+    refunded = 0
+    first_transfer: int | None = None
+    for seq, transfer_id in enumerate(t for t in undo if t in originals):
+        original = originals[transfer_id]
+        posted = post_transfer(
+            conn,
+            actor,
+            now,
+            debit=int(original.credit_account_id),
+            credit=int(original.debit_account_id),
+            amount=int(original.amount),
+            code="correction",
+            reference=f"return:{redemption_id}",
+            seq=seq,
+            corrects=transfer_id,
+        )
+        if int(original.debit_account_id) == account_id:
+            refunded += int(original.amount)
+            balance = posted.credit_balance
+            if first_transfer is None:
+                first_transfer = posted.transfer_id
+    cancelled = int(
+        conn.execute(
+            select(func.coalesce(func.sum(inst_t.c.amount), 0)).where(
+                inst_t.c.plan_id == plan.id,
+                inst_t.c.paid_at.is_(None),
+                inst_t.c.written_off_at.is_(None),
+            )
+        ).scalar_one()
+    )
+    conn.execute(
+        update(inst_t)
+        .where(
+            inst_t.c.plan_id == plan.id,
+            inst_t.c.paid_at.is_(None),
+            inst_t.c.written_off_at.is_(None),
+        )
+        .values(written_off_at=now)
+    )
+    _recompute_next_due(conn, plan.attendee_id)
+    log.info(
+        "plan returned",
+        extra={"plan_id": plan.id, "refunded": refunded, "cancelled": cancelled},
+    )
+    return PlanReturned(
+        plan_id=int(plan.id),
+        refunded=refunded,
+        cancelled=cancelled,
+        transfer_id=first_transfer,
+        balance=balance,
+    )
 
 
 # -- status, report, close ----------------------------------------------------------------------

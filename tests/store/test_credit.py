@@ -588,3 +588,180 @@ def test_the_counter_refuses_a_paused_attendee_until_repaid(event_store: Store) 
     sold = prize_counter.redeem(event_store, counter(), attendee, "stickers")
     assert sold.balance == 75 - sold.price
     assert event_store.verify().ok
+
+
+# -- returning a prize taken on a plan ----------------------------------------------------------
+
+
+def account_sums(store: Store) -> dict[str, int]:
+    with store.db.read() as conn:
+        return {
+            str(kind): int(total)
+            for kind, total in conn.execute(
+                select(account_t.c.kind, func.sum(account_t.c.balance)).group_by(account_t.c.kind)
+            ).all()
+        }
+
+
+def headphones_left(store: Store) -> int:
+    from store.stock import prize_row
+
+    with store.db.read() as conn:
+        return prize_row(conn, "headphones").available
+
+
+def take_headphones(store: Store, points: int) -> tuple[int, int]:
+    """A person with ``points`` takes the headphones (900: 4 x 225); (attendee, redemption)."""
+    set_credit(store, threshold=0)
+    attendee = person(store, "Anna Smith", UID, points)
+    plan = credit.redeem_in_four(store, counter(), attendee, "headphones")
+    with store.db.read() as conn:
+        redemption = conn.execute(
+            select(plan_t.c.redemption_id).where(plan_t.c.id == plan.plan_id)
+        ).scalar_one()
+    return attendee, int(redemption)
+
+
+def test_return_right_after_taking_gives_back_the_first_instalment(event_store: Store) -> None:
+    from store import counter as prize_counter
+
+    stock = headphones_left(event_store)
+    attendee, redemption = take_headphones(event_store, 300)  # balance 75, owes 675
+    assert headphones_left(event_store) == stock - 1
+    back = prize_counter.return_prize(event_store, counter(), redemption, "wrong colour")
+    assert (back.refunded, back.cancelled, back.balance) == (225, 675, 300)
+    assert back.attendee_id == attendee and back.prize_id == "headphones"
+    assert balance(event_store, attendee) == 300
+    assert headphones_left(event_store) == stock
+    status = credit.credit_status(event_store, attendee)
+    assert (status.owed, status.overdue, status.next_due_at) == (0, 0, None)
+    assert status.plans[0].state == "closed"
+    assert [i.written_off for i in status.plans[0].instalments] == [False, True, True, True]
+    sums = account_sums(event_store)
+    assert sums["credit"] == 0 and sums["counter"] == 0
+    with event_store.db.read() as conn:
+        corrections = conn.execute(
+            select(transfer_t.c.amount, transfer_t.c.corrects_id.is_not(None)).where(
+                transfer_t.c.code == "correction"
+            )
+        ).all()
+    assert sorted(corrections) == [(225, True), (675, True)]
+    assert credit.report(event_store).lines == ()
+    assert event_store.verify().ok
+
+
+def test_return_after_a_collected_instalment_gives_back_both(event_store: Store) -> None:
+    from store import counter as prize_counter
+
+    attendee, redemption = take_headphones(event_store, 500)  # 275 left
+    shift_back(event_store, 91)
+    award(event_store, hubman(), UID, 5, "bonus")  # collects the second: 55 left
+    assert instalment_transfers(event_store) == 1 and balance(event_store, attendee) == 55
+    back = prize_counter.return_prize(event_store, counter(), redemption)
+    assert (back.refunded, back.cancelled, back.balance) == (450, 450, 505)
+    assert balance(event_store, attendee) == 505
+    assert credit.credit_status(event_store, attendee).owed == 0
+    sums = account_sums(event_store)
+    assert sums["credit"] == 0 and sums["counter"] == 0
+    shift_back(event_store, 500)  # nothing is collected any more
+    award(event_store, hubman(), UID, 1, "bonus")
+    assert instalment_transfers(event_store) == 1 and balance(event_store, attendee) == 506
+    assert event_store.verify().ok
+
+
+def test_return_of_a_fully_paid_plan_gives_back_the_price(event_store: Store) -> None:
+    from store import counter as prize_counter
+
+    attendee, redemption = take_headphones(event_store, 1000)
+    for _ in range(3):
+        shift_back(event_store, 91)
+        award(event_store, hubman(), UID, 1, "bonus")
+    assert credit.credit_status(event_store, attendee).plans[0].state == "paid"
+    back = prize_counter.return_prize(event_store, counter(), redemption)
+    assert (back.refunded, back.cancelled, back.balance) == (900, 0, 1003)
+    assert credit.credit_status(event_store, attendee).plans[0].state == "closed"
+    assert account_sums(event_store)["counter"] == 0
+    assert event_store.verify().ok
+
+
+def test_return_while_overdue_lifts_the_pause(event_store: Store) -> None:
+    from store import counter as prize_counter
+
+    attendee, redemption = take_headphones(event_store, 225)  # balance 0
+    shift_back(event_store, 91)
+    assert event_store.identify_band(counter(), UID).paused
+    back = prize_counter.return_prize(event_store, counter(), redemption)
+    assert (back.refunded, back.cancelled, back.balance) == (225, 675, 225)
+    status = credit.credit_status(event_store, attendee)
+    assert (status.paused, status.owed, status.next_due_at) == (False, 0, None)
+    with event_store.db.read() as conn:
+        due = conn.execute(
+            select(account_t.c.next_due_at).where(account_t.c.attendee_id == attendee)
+        ).scalar_one()
+    assert due is None
+    found = event_store.identify_band(counter(), UID)
+    assert not found.paused and found.balance == 225
+    sold = prize_counter.redeem(event_store, counter(), attendee, "stickers")  # served again
+    assert sold.balance == 225 - sold.price
+    assert event_store.verify().ok
+
+
+def test_a_retried_plan_return_applies_once_and_a_second_is_refused(event_store: Store) -> None:
+    from store import counter as prize_counter
+
+    stock = headphones_left(event_store)
+    attendee, redemption = take_headphones(event_store, 300)
+    actor = counter()
+    first = prize_counter.return_prize(event_store, actor, redemption)
+    again = prize_counter.return_prize(event_store, actor, redemption)
+    assert again == first
+    assert balance(event_store, attendee) == 300
+    assert headphones_left(event_store) == stock
+    with pytest.raises(Refused) as caught:
+        prize_counter.return_prize(event_store, counter(), redemption)
+    assert caught.value.reason == "already_returned"
+    assert balance(event_store, attendee) == 300
+    assert headphones_left(event_store) == stock
+    assert account_sums(event_store)["credit"] == 0
+    assert event_store.verify().ok
+
+
+def test_a_plan_written_off_at_close_cannot_be_returned(event_store: Store) -> None:
+    from store import counter as prize_counter
+
+    stock = headphones_left(event_store)
+    attendee, redemption = take_headphones(event_store, 300)
+    credit.close_all(event_store, counter(), "write-off")
+    with pytest.raises(Refused, match="written off") as caught:
+        prize_counter.return_prize(event_store, counter(), redemption)
+    assert caught.value.reason == "plan_closed"
+    # Nothing moved: the unit stays out, the redemption is not marked returned.
+    assert balance(event_store, attendee) == 75
+    assert headphones_left(event_store) == stock - 1
+    catalogue_line = [
+        line
+        for line in prize_counter.catalogue(event_store, attendee).recent
+        if line.id == redemption
+    ]
+    assert len(catalogue_line) == 1
+    assert event_store.verify().ok
+
+
+def test_return_skips_an_instalment_staff_already_undid(event_store: Store) -> None:
+    from store import counter as prize_counter
+    from store.points import correct
+
+    attendee, redemption = take_headphones(event_store, 300)
+    with event_store.db.read() as conn:
+        first = conn.execute(
+            select(inst_t.c.transfer_id)
+            .join(plan_t, plan_t.c.id == inst_t.c.plan_id)
+            .where(plan_t.c.redemption_id == redemption, inst_t.c.number == 1)
+        ).scalar_one()
+    correct(event_store, counter(), int(first), "charged by mistake")  # 225 back already
+    back = prize_counter.return_prize(event_store, counter(), redemption)
+    assert (back.refunded, back.cancelled, back.transfer_id) == (0, 675, None)
+    assert balance(event_store, attendee) == 300  # not twice
+    sums = account_sums(event_store)
+    assert sums["credit"] == 0 and sums["counter"] == 0
+    assert event_store.verify().ok
