@@ -520,19 +520,18 @@ class CounterScreen(Screen[None]):
         row = min(max(table.cursor_row or 0, 0), len(recent) - 1)
         line = recent[row]
         if not self._arm("return", line.id):
-            self._confirm(
-                Text(
-                    _(
-                        "Return {prize} of {name}: {points} points back. Press ctrl+z again "
-                        "to confirm (or choose another row)."
-                    ).format(
-                        prize=line.prize_name,
-                        name=self.catalogue.attendee.name if self.catalogue.attendee else "",  # type: ignore[union-attr]
-                        points=line.price,
-                    )
-                ),
-                "warn",
-            )
+            name = self.catalogue.attendee.name if self.catalogue.attendee else ""  # type: ignore[union-attr]
+            if line.on_plan:
+                prompt = _(
+                    "Return {prize} of {name} (paid in four): the instalments paid come back, the "
+                    "rest is cancelled. Press ctrl+z again to confirm (or choose another row)."
+                ).format(prize=line.prize_name, name=name)
+            else:
+                prompt = _(
+                    "Return {prize} of {name}: {points} points back. Press ctrl+z again "
+                    "to confirm (or choose another row)."
+                ).format(prize=line.prize_name, name=name, points=line.price)
+            self._confirm(Text(prompt), "warn")
             return
         app = station_app(self)
         actor = app.actor()

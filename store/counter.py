@@ -29,7 +29,7 @@ from store.context import Actor
 from store.errors import NotFound, Refused
 from store.i18n import _
 from store.ledger import account_t, balance_of, post_transfer, system_account_id, transfer_t
-from store.models import Attendee, Band, Event, StaffMember
+from store.models import Attendee, Band, CreditPlan, Event, StaffMember
 from store.points import require_active_band
 from store.service import Store
 from store.stock import (
@@ -73,6 +73,7 @@ __all__ = [
 
 attendee_t: Table = Attendee.__table__  # type: ignore[attr-defined]
 band_t: Table = Band.__table__  # type: ignore[attr-defined]
+plan_t: Table = CreditPlan.__table__  # type: ignore[attr-defined]
 event_t: Table = Event.__table__  # type: ignore[attr-defined]
 staff_t: Table = StaffMember.__table__  # type: ignore[attr-defined]
 
@@ -210,6 +211,8 @@ class RedemptionLine:
     drop_id: int | None
     station: str
     paid_by_transfer: bool
+    on_plan: bool = False
+    """Taken on a pay-in-four plan: a return gives back the instalments paid, not the price."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -481,6 +484,7 @@ def _catalogue(conn: Connection, now: datetime, attendee_id: int | None) -> Cata
                 drop_id=r.drop_id,
                 station=r.station,
                 paid_by_transfer=r.transfer_id is not None,
+                on_plan=r.plan_id is not None,
             )
             for r in conn.execute(
                 select(
@@ -492,8 +496,10 @@ def _catalogue(conn: Connection, now: datetime, attendee_id: int | None) -> Cata
                     redemption_t.c.drop_id,
                     redemption_t.c.station,
                     redemption_t.c.transfer_id,
+                    plan_t.c.id.label("plan_id"),
                 )
                 .join(prize_t, prize_t.c.id == redemption_t.c.prize_id)
+                .outerjoin(plan_t, plan_t.c.redemption_id == redemption_t.c.id)
                 .where(
                     redemption_t.c.attendee_id == attendee_id,
                     redemption_t.c.returned_op_id.is_(None),

@@ -391,6 +391,14 @@ async def test_pay_in_four_from_the_counter(make_app: AppFactory, people_store: 
         await settle(pilot, lambda: app.screen is screen and "Pay in four" in confirm_text(app))
         assert "225 paid now, 675 owed" in confirm_text(app)
         assert big_points(app) == "-225"
-    anna = attendee_id_by_name(people_store, ANNA)
-    assert credit.credit_status(people_store, anna).owed == 675
+        anna = attendee_id_by_name(people_store, ANNA)
+        assert credit.credit_status(people_store, anna).owed == 675
+        # Brought back: the instalment paid comes back, the rest of the plan is cancelled.
+        await settle(pilot, lambda: bool(screen.catalogue and screen.catalogue.recent))
+        await pilot.press("ctrl+z")
+        assert "paid in four" in confirm_text(app)
+        await pilot.press("ctrl+z")
+        await settle(pilot, lambda: "returned" in confirm_text(app))
+        assert "225 points back, balance 300" in confirm_text(app)
+    assert credit.credit_status(people_store, anna).owed == 0
     assert people_store.verify().ok
