@@ -534,6 +534,8 @@ class BandsScreen(Screen[None]):
             )
             if found.credit_note:
                 text.append(found.credit_note + "\n", style="bold")
+            if found.plans_note:
+                text.append(found.plans_note + "\n")
             if found.coat is not None:
                 text.append(
                     _("Coat check: {where} since {time}").format(

@@ -46,7 +46,7 @@ from sqlalchemy import (
 
 from store.context import Actor, new_id
 from store.errors import NotFound, Refused
-from store.i18n import _
+from store.i18n import _, ngettext
 from store.ledger import account_t, post_transfer, system_account_id, transfer_t
 from store.models import (
     Activity,
@@ -1159,6 +1159,33 @@ def credit_status(store: Store, attendee_id: int) -> CreditStatus:
         overdue=overdue,
         next_due_at=person.next_due_at,
     )
+
+
+def plans_text(conn: Connection, attendee_id: int, timezone: str) -> str:
+    """One line on the attendee's open plans for the wristband table ("" without any)."""
+    owed, _overdue, _since = _owed(conn, attendee_id)
+    if not owed:
+        return ""
+    plans = conn.execute(
+        select(func.count()).where(plan_t.c.attendee_id == attendee_id, plan_t.c.state == "open")
+    ).scalar_one()
+    nxt = conn.execute(
+        select(inst_t.c.amount, inst_t.c.due_at)
+        .select_from(inst_t.join(plan_t, plan_t.c.id == inst_t.c.plan_id))
+        .where(plan_t.c.attendee_id == attendee_id, _OPEN_UNPAID)
+        .order_by(inst_t.c.due_at)
+        .limit(1)
+    ).first()
+    text = ngettext(
+        "Pay in four: {n} open plan, {owed} points owed",
+        "Pay in four: {n} open plans, {owed} points owed",
+        int(plans),
+    ).format(n=int(plans), owed=owed)
+    if nxt is not None:
+        text += _("; next instalment {amount} due {time}").format(
+            amount=nxt.amount, time=_local(nxt.due_at, timezone)
+        )
+    return text
 
 
 def overdue_points(conn: Connection, attendee_id: int) -> int:

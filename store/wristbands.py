@@ -97,6 +97,8 @@ class BandInspection:
     next_due_at: datetime | None = None
     """When the holder's next pay-in-four instalment falls due (None: nothing to collect)."""
     credit_note: str = ""
+    plans_note: str = ""
+    """Pay in four: the holder's open plans, what is owed and the next instalment ("" if none)."""
     """Pay in four: "Paused: overdue instalment …" ("" usually)."""
     coat: CoatTicket | None = None
     """The coat the holder has in at the coat check now (keyed by the person, not the band)."""
@@ -182,10 +184,11 @@ def inspect_band(store: Store, uid: str) -> BandInspection:
                 other_bands=(),
             )
         others: tuple[OtherBand, ...] = ()
-        credit_note = ""
+        credit_note = plans_note = ""
         if row.attendee_id is not None and row.next_due_at is not None:
             overdue = credit.overdue_points(conn, int(row.attendee_id))
             credit_note = credit.paused_text(overdue) if overdue else ""
+            plans_note = credit.plans_text(conn, int(row.attendee_id), timezone)
         if row.attendee_id is not None:
             others = tuple(
                 OtherBand(r.uid, r.state)
@@ -214,6 +217,7 @@ def inspect_band(store: Store, uid: str) -> BandInspection:
         other_bands=others,
         next_due_at=row.next_due_at if holder is not None else None,
         credit_note=credit_note,
+        plans_note=plans_note,
         coat=coat,
     )
 

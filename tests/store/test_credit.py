@@ -340,8 +340,14 @@ def test_wristband_inspection_shows_the_pause(event_store: Store) -> None:
 
     set_credit(event_store, threshold=0)
     attendee = person(event_store, "Anna Smith", UID, 225)
+    before = inspect_band(event_store, UID)
+    assert inspect_band(event_store, UID).plans_note == ""
     credit.redeem_in_four(event_store, counter(), attendee, "headphones")
-    assert inspect_band(event_store, UID).credit_note == ""
+    found = inspect_band(event_store, UID)
+    assert found.credit_note == ""
+    assert found.plans_note.startswith("Pay in four: 1 open plan, 675 points owed")
+    assert "next instalment 225 due" in found.plans_note
+    assert before.plans_note == ""
     shift_back(event_store, 91)
     credit.collect(event_store, counter(), attendee)
     found = inspect_band(event_store, UID)
