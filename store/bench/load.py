@@ -415,20 +415,20 @@ def _seed_counter(store: Store, uids: list[str], seconds: float) -> tuple[list[i
     setup = Actor(station="bench-setup")
     seed = setup.next_action()
     with store.db.read() as conn:
-        owner: dict[str, int] = dict(
-            conn.execute(select(band_t.c.uid, band_t.c.attendee_id).where(band_t.c.uid.in_(uids)))
-            .tuples()
-            .all()
-        )
-        accounts: dict[int, int] = dict(
-            conn.execute(
+        owner: dict[str, int] = {
+            row.uid: int(row.attendee_id)
+            for row in conn.execute(
+                select(band_t.c.uid, band_t.c.attendee_id).where(band_t.c.uid.in_(uids))
+            )
+        }
+        accounts: dict[int, int] = {
+            int(row.attendee_id): int(row.id)
+            for row in conn.execute(
                 select(account_t.c.attendee_id, account_t.c.id).where(
                     account_t.c.attendee_id.in_(owner.values())
                 )
             )
-            .tuples()
-            .all()
-        )
+        }
     attendee_ids = [int(owner[uid]) for uid in uids]
 
     def work(conn: Any, now: datetime) -> int:
