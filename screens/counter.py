@@ -853,7 +853,8 @@ class CounterScreen(Screen[None]):
             table.add_row(
                 Text(app.local_time(line.at, "%H:%M")),
                 Text(("⚡ " if line.drop_id else "") + line.prize_name),
-                Text(f"-{line.price}", justify="right"),
+                # A plan prize: its price, paid in four instalments.
+                Text(f"4× {line.price}" if line.on_plan else f"-{line.price}", justify="right"),
                 Text(line.station),
             )
         if shown.recent and cursor is not None:
