@@ -231,6 +231,10 @@ class CounterScreen(Screen[None]):
         border: heavy $error;
         background: $error 15%;
     }
+    CounterScreen #card.warn {
+        border: heavy $warning;
+        background: $warning 10%;
+    }
     CounterScreen #prizes {
         height: 1fr;
         border: round $panel;
@@ -335,7 +339,7 @@ class CounterScreen(Screen[None]):
         """Whose band it is and what they can have (a blocked or lost band is recorded)."""
         app = station_app(self)
         try:
-            return counter.catalogue_for_band(app.store, uid)
+            return counter.catalogue_for_band(app.store, uid, app.actor(correlation_id))
         except Refused as refusal:
             if refusal.reason in ("band_blocked", "band_lost"):
                 record_lost_band_attempt(app.store, app.actor(correlation_id), uid)
@@ -359,7 +363,9 @@ class CounterScreen(Screen[None]):
         if text.isdigit() and len(text) <= 2:
             option_id = prizes.numbers.get(int(text))
             if option_id is None:
-                self._confirm(Text(_("There is no prize number {n}.").format(n=text)), "error")
+                self._confirm(
+                    Text(_("Prize number {n} cannot be chosen now.").format(n=text)), "error"
+                )
             else:
                 prizes.highlighted = prizes.get_option_index(option_id)
                 self._touch()
@@ -735,14 +741,18 @@ class CounterScreen(Screen[None]):
                 n=affordable
             )
         )
-        self._card(text, "ok")
+        if who.credit_note:
+            text.append("\n" + who.credit_note, style="bold")
+        self._card(text, "warn" if who.credit_note else "ok")
 
     def _render_prizes(self, shown: counter.Catalogue) -> None:
         prizes = self.query_one("#prizes", PrizeList)
         keep = self._selected
         options: list[Option | None] = []
         numbers: dict[int, str] = {}
-        number = 0
+        # Numbers stay put while stock and limits change: every regular prize keeps its place in
+        # the catalogue (1, 2, …), and drops come after them; only choosable ones answer.
+        number = sum(len(tier.prizes) for tier in shown.tiers)
         who = shown.attendee
         if shown.drops:
             options.append(Option(Text(_("LIVE DROPS"), style="bold"), disabled=True))
@@ -752,11 +762,11 @@ class CounterScreen(Screen[None]):
                 selectable = (drop.left > 0 and not limit) or (
                     self.hold is not None and self.hold.drop_id == drop.id
                 )
+                number += 1
                 if selectable:
-                    number += 1
                     numbers[number] = key
                 line = Text(no_wrap=True, overflow="ellipsis")
-                line.append(f"{number:>2}  " if selectable else "    ")
+                line.append(f"{number:>2}  ")
                 line.append(f"{'⚡ ' + drop.prize_name:<21}", style="bold")
                 line.append(f"{drop.price:>5}  ")
                 if drop.price != drop.regular_price:
@@ -772,14 +782,15 @@ class CounterScreen(Screen[None]):
                 if who is not None and drop.affordable and selectable:
                     line.stylize("bold green")
                 options.append(Option(line, id=key, disabled=not selectable))
+        number = 0
         for tier in shown.tiers:
             options.append(
                 Option(Text(_("TIER {n}").format(n=tier.tier), style="bold"), disabled=True)
             )
             for prize in tier.prizes:
                 key = f"p:{prize.id}"
+                number += 1
                 if prize.selectable:
-                    number += 1
                     numbers[number] = key
                 options.append(
                     Option(
@@ -809,7 +820,7 @@ class CounterScreen(Screen[None]):
 
     def _prize_line(self, prize: counter.PrizeLine, number: int, tapped: bool) -> Text:
         line = Text(no_wrap=True, overflow="ellipsis")
-        line.append(f"{number:>2}  " if prize.selectable else "    ")
+        line.append(f"{number:>2}  ")
         name = prize.name + (f" {PAY_IN_FOUR_MARK}" if prize.pay_in_four else "")
         line.append(f"{name:<21}")
         line.append(f"{prize.price:>5}  ")
@@ -942,7 +953,7 @@ class CounterScreen(Screen[None]):
 
     def _card(self, text: Text, style: str) -> None:
         card = self.query_one("#card", Static)
-        card.remove_class("ok", "error")
+        card.remove_class("ok", "error", "warn")
         if style:
             card.add_class(style)
         card.update(text)

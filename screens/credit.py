@@ -200,11 +200,14 @@ class PayInFourScreen(ModalScreen[credit.PlanResult | None]):
         if self.assessed is None or not self.assessed.eligible:
             failed = self.assessed.first_failure if self.assessed else None
             message = (
-                _("Not possible: {reason}").format(reason=failed.reason)
+                _("Not possible: {reason} Esc goes back to the counter.").format(
+                    reason=failed.reason
+                )
                 if failed is not None
                 else _("Wait for the check to finish.")
             )
             self._status(message, "error")
+            self.app.bell()
             station_app(self).flash(False)
             return
         self._busy = True

@@ -93,6 +93,8 @@ class AttendeeAtCounter:
     id: int
     name: str
     balance: int
+    credit_note: str = ""
+    """Pay in four: "Paused: overdue instalment …" when they get no prize now ("" usually)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -439,10 +441,20 @@ def catalogue(store: Store, attendee_id: int | None = None) -> Catalogue:
         return _catalogue(conn, store.db.now(conn), attendee_id)
 
 
-def catalogue_for_band(store: Store, uid: str) -> Catalogue:
-    """The catalogue for the holder of band ``uid``; Refused for an unbound, blocked, lost band."""
+def catalogue_for_band(store: Store, uid: str, actor: Actor | None = None) -> Catalogue:
+    """The catalogue for the holder of band ``uid``; Refused for an unbound, blocked, lost band.
+
+    With ``actor`` (a tap at the counter) a pay-in-four instalment that fell due is collected
+    first, as at every station's tap, so the catalogue shows the balance after it — and a person
+    whose balance fell short is shown as paused.
+    """
     with store.db.read() as conn:
         holder = require_active_band(conn, uid)
+        now = store.db.now(conn)
+        if actor is None or holder.next_due_at is None or holder.next_due_at > now:
+            return _catalogue(conn, now, holder.attendee_id)
+    credit.collect(store, actor, holder.attendee_id)
+    with store.db.read() as conn:
         return _catalogue(conn, store.db.now(conn), holder.attendee_id)
 
 
@@ -454,13 +466,19 @@ def _catalogue(conn: Connection, now: datetime, attendee_id: int | None) -> Cata
     holds: tuple[HoldView, ...] = ()
     if attendee_id is not None:
         row = conn.execute(
-            select(attendee_t.c.name, account_t.c.balance)
+            select(attendee_t.c.name, account_t.c.balance, account_t.c.next_due_at)
             .join(account_t, account_t.c.attendee_id == attendee_t.c.id)
             .where(attendee_t.c.id == attendee_id)
         ).first()
         if row is None:
             raise NotFound(_("There is no attendee {id}.").format(id=attendee_id))
-        attendee = AttendeeAtCounter(attendee_id, row.name, int(row.balance))
+        note = ""
+        if row.next_due_at is not None and row.next_due_at <= now:
+            # Due or overdue: a prize would first collect it; say now whether they are paused
+            # (an instalment already found short), so the queue does not wait for a refusal.
+            overdue = credit.overdue_points(conn, attendee_id)
+            note = credit.paused_text(overdue) if overdue else ""
+        attendee = AttendeeAtCounter(attendee_id, row.name, int(row.balance), note)
         for prize_id, count, last_at in conn.execute(
             select(
                 redemption_t.c.prize_id,

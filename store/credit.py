@@ -1163,7 +1163,7 @@ def credit_status(store: Store, attendee_id: int) -> CreditStatus:
 
 def plans_text(conn: Connection, attendee_id: int, timezone: str) -> str:
     """One line on the attendee's open plans for the wristband table ("" without any)."""
-    owed, _overdue, _since = _owed(conn, attendee_id)
+    owed, overdue, _since = _owed(conn, attendee_id)
     if not owed:
         return ""
     plans = conn.execute(
@@ -1181,7 +1181,7 @@ def plans_text(conn: Connection, attendee_id: int, timezone: str) -> str:
         "Pay in four: {n} open plans, {owed} points owed",
         int(plans),
     ).format(n=int(plans), owed=owed)
-    if nxt is not None:
+    if nxt is not None and not overdue:  # an overdue one has its own "Paused" line
         text += _("; next instalment {amount} due {time}").format(
             amount=nxt.amount, time=_local(nxt.due_at, timezone)
         )

@@ -111,6 +111,9 @@ async def test_tap_shows_balance_and_tiers(make_app: AppFactory, people_store: S
         assert "✓" in lines["p:t-shirt"][0] and not lines["p:t-shirt"][1]
         assert "50 missing" in lines["p:charger"][0] and not lines["p:charger"][1]
         assert "sold out" in lines["p:thermo-mug"][0] and lines["p:thermo-mug"][1]
+        # Numbers stay put: the sold-out mug keeps its 5, and typing it says it cannot be chosen.
+        assert lines["p:thermo-mug"][0].startswith(" 5  ")
+        assert lines["p:charger"][0].startswith(" 6  ")
         assert "4×" in lines["p:headphones"][0]  # pay in four marked
         assert highlighted(app) is None  # ctrl+o never hands over what nobody chose
         await pilot.press("ctrl+o")
@@ -245,7 +248,7 @@ async def test_organiser_starts_a_drop_and_counter_holds_then_confirms(
         await tapped(pilot, ANNA_UID, ANNA)
         drop_key = next(k for k in prize_lines(app) if k.startswith("d:"))
         assert "(was 900)" in prize_lines(app)[drop_key][0]
-        await pilot.press("1", "enter")
+        await pilot.press("1", "2", "enter")  # the drop comes after the 11 prizes
         assert highlighted(app) == drop_key
         await pilot.press("ctrl+o")
         await settle(pilot, lambda: "held for Anna Smith" in confirm_text(app))
@@ -279,7 +282,7 @@ async def test_escape_releases_a_hold_and_counter_staff_cannot_start_drops(
         await pilot.press("ctrl+n")
         assert not isinstance(app.screen, DropStartScreen)
         await tapped(pilot, ANNA_UID, ANNA)
-        await pilot.press("1", "enter", "ctrl+o")
+        await pilot.press("1", "2", "enter", "ctrl+o")
         await settle(pilot, lambda: screen.hold is not None)
         assert counter.drops(people_store)[0].held == 1
         await pilot.press("escape")
@@ -288,7 +291,7 @@ async def test_escape_releases_a_hold_and_counter_staff_cannot_start_drops(
         assert counter.drops(people_store)[0].held == 0
         assert counter.drops(people_store)[0].id == drop.id
         # Held again; Anna taps again (the hold stays), then the next person (it goes).
-        await pilot.press("1", "enter", "ctrl+o")
+        await pilot.press("1", "2", "enter", "ctrl+o")
         await settle(pilot, lambda: screen.hold is not None)
         await tapped(pilot, ANNA_UID, ANNA)
         await settle(pilot)
@@ -402,3 +405,17 @@ async def test_pay_in_four_from_the_counter(make_app: AppFactory, people_store: 
         assert "225 points back, balance 300" in confirm_text(app)
     assert credit.credit_status(people_store, anna).owed == 0
     assert people_store.verify().ok
+
+
+async def test_a_paused_attendee_is_shown_as_paused_on_tap(
+    make_app: AppFactory, people_store: Store
+) -> None:
+    from tests.tui.test_credit_screen import paused_anna
+
+    paused_anna(people_store)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_counter(pilot)
+        await tapped(pilot, ANNA_UID, ANNA)
+        assert "Paused: overdue instalment of 225 points" in text_of(app, "#card")
+        assert "warn" in app.screen.query_one("#card", Static).classes
