@@ -181,7 +181,7 @@ class BandsScreen(Screen[None]):
                         id="transfers", cursor_type="row", zebra_stripes=True
                     )
                     yield table
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#transfers", DataTable)

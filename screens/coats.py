@@ -299,7 +299,7 @@ class CoatsScreen(Screen[None]):
                     )
                     yield BigText(id="big")
             yield Static("", id="racks")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self._show_mode()

@@ -314,7 +314,7 @@ class CounterScreen(Screen[None]):
                         id="recent", cursor_type="row", zebra_stripes=True
                     )
                     yield table
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#recent", DataTable)

@@ -78,7 +78,7 @@ class DeskScreen(Screen[None]):
             with Vertical(id="colour"):
                 yield BigText(id="colour-name")
                 yield Static("", id="colour-hint")
-        yield Footer()
+        yield Footer(compact=True)
 
     # -- finding the person -----------------------------------------------------------------
 

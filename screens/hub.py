@@ -279,7 +279,7 @@ class HubScreen(Screen[None]):
                 )
                 yield table
                 yield Static("", id="stats")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#awards", DataTable)

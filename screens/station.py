@@ -59,7 +59,7 @@ class StationScreen(Screen[None]):
                 classes="hint",
             )
             yield Static(_("Waiting for a tap…"), id="card")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_tap_detected(self, message: TapDetected) -> None:
         self.query_one("#card", Static).update(_("Reading band {uid}…").format(uid=message.uid))
