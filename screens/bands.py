@@ -567,7 +567,7 @@ class BandsScreen(Screen[None]):
             table.add_row(
                 Text(app.local_time(line.at, "%d.%m %H:%M")),
                 Text(f"{line.amount:+d}", justify="right"),
-                Text(f"{line.code} {line.reference}".strip()[:50]),
+                Text((line.label or line.code)[:50]),
                 Text(line.station),
             )
         table.display = found.holder is not None

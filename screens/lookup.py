@@ -25,27 +25,6 @@ from tui.protocols import station_app
 __all__ = ["LookupScreen"]
 
 
-def transfer_reason(code: str, reference: str) -> str:
-    """Why points moved, in words (the reference without its internal prefix)."""
-    _kind, _sep, rest = reference.partition(":")
-    words = {
-        "activity": _("Activity"),
-        "quiz": _("Quiz"),
-        "social": _("Social post"),
-        "cool": _("For being cool"),
-        "pre-event": _("Pre-event points"),
-        "prize": _("Prize"),
-        "instalment": _("Instalment"),
-        "correction": _("Correction"),
-    }
-    label = words.get(code, code)
-    if code in ("activity", "quiz", "prize") and rest:
-        return f"{label}: {rest}"
-    if code == "correction":
-        return f"{label}: {reference.removeprefix('undo:')}" if reference else label
-    return label
-
-
 class LookupScreen(ModalScreen[None]):
     """Search by name (or tap the band); Enter shows the person's statement. Esc closes."""
 
@@ -153,7 +132,7 @@ class LookupScreen(ModalScreen[None]):
                 table.add_row(
                     station_app(self).local_time(line.at, "%d.%m %H:%M"),
                     f"{line.amount:+d}",
-                    Text(transfer_reason(line.code, line.reference)[:48]),
+                    Text((line.label or line.code)[:48]),
                     Text(line.station),
                     Text(line.staff or "—"),
                 )

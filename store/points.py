@@ -11,6 +11,7 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, Table, bindparam, select, text
@@ -31,7 +32,7 @@ from store.ledger import (
     system_account_id,
     transfer_t,
 )
-from store.models import Attendee, Band, Station
+from store.models import Activity, Attendee, Band, Prize, QuizQuestion, Station
 from store.service import Store, outcome_unknown
 
 __all__ = [
@@ -103,6 +104,8 @@ class TransferView:
     reference: str
     station: str
     staff: str | None
+    label: str = ""
+    """Why the points moved, in words for staff (names instead of the reference's ids)."""
 
 
 #: The band's state and holder, in one indexed lookup (prebuilt: this is on every tap).
@@ -459,6 +462,7 @@ def statement(store: Store, attendee_id: int, limit: int = 20) -> tuple[Transfer
             .order_by(transfer_t.c.id.desc())
             .limit(limit)
         ).all()
+        names = _reference_names(conn, [r.reference for r in rows])
     return tuple(
         TransferView(
             transfer_id=r.id,
@@ -468,6 +472,72 @@ def statement(store: Store, attendee_id: int, limit: int = 20) -> tuple[Transfer
             reference=r.reference,
             station=r.station,
             staff=r.staff,
+            label=describe_transfer(r.code, r.reference, names),
         )
         for r in rows
     )
+
+
+_NAMED: dict[str, tuple[Table, Any]] = {
+    "activity": (Activity.__table__, Activity.__table__.c.name),  # type: ignore[attr-defined]
+    "quiz": (QuizQuestion.__table__, QuizQuestion.__table__.c.text),  # type: ignore[attr-defined]
+    "prize": (Prize.__table__, Prize.__table__.c.name),  # type: ignore[attr-defined]
+}
+
+
+def _reference_ids(reference: str) -> tuple[str, str] | None:
+    """("activity" | "quiz" | "prize", id) named by a transfer reference, if any."""
+    text = reference.removeprefix("undo:")
+    kind, _sep, rest = text.partition(":")
+    if kind in ("activity", "quiz", "prize") and rest:
+        return kind, rest
+    if kind == "pay-in-four" and rest:
+        return "prize", rest.split(":")[0]
+    return None
+
+
+def _reference_names(conn: Connection, references: list[str]) -> dict[tuple[str, str], str]:
+    """The names of the activities, questions and prizes the references point at."""
+    wanted: dict[str, set[str]] = {}
+    for reference in references:
+        found = _reference_ids(reference)
+        if found is not None:
+            wanted.setdefault(found[0], set()).add(found[1])
+    names: dict[tuple[str, str], str] = {}
+    for kind, ids in wanted.items():
+        table, column = _NAMED[kind]
+        for row in conn.execute(select(table.c.id, column).where(table.c.id.in_(ids))):
+            names[(kind, row[0])] = str(row[1])
+    return names
+
+
+def describe_transfer(code: str, reference: str, names: dict[tuple[str, str], str]) -> str:
+    """Why points moved, for staff: "Activity: Bug hunt", "Prize: Headphones (pay in four)"."""
+    words = {
+        "activity": _("Activity"),
+        "quiz": _("Quiz"),
+        "social": _("Social post"),
+        "cool": _("For being cool"),
+        "pre-event": _("Pre-event points"),
+        "prize": _("Prize"),
+        "instalment": _("Instalment"),
+        "correction": _("Correction"),
+        "bonus": _("Bonus"),
+        "write-off": _("Written off"),
+    }
+    found = _reference_ids(reference)
+    name = names.get(found, found[1]) if found is not None else ""
+    if len(name) > 40:
+        name = name[:39] + "…"
+    if code == "correction":
+        if reference.startswith("return:"):
+            return _("Prize returned")
+        if reference.startswith("undo:") and found is not None:
+            return _("Undone: {what}").format(what=f"{words.get(found[0], found[0])}: {name}")
+        return words["correction"]
+    label = words.get(code, code)
+    if code == "prize" and reference.startswith("pay-in-four:"):
+        return _("Prize: {name} (pay in four)").format(name=name)
+    if found is not None and code in ("activity", "quiz", "prize"):
+        return f"{label}: {name}"
+    return label

@@ -506,3 +506,17 @@ def test_holds_race_then_expire(event_store: Store, db_url: str) -> None:
     late = counter.place_hold(event_store, desk(), drop.id, buyers[4])
     assert counter.confirm_hold(event_store, desk(), late.hold_id).left == 1
     assert event_store.verify().ok
+
+
+def test_statement_says_why_points_moved_in_words(event_store: Store) -> None:
+    from store import hub
+    from store.points import statement
+
+    attendee = person(event_store, "Anna Smith", UID, 300)
+    activity = hub.hub_catalogue(event_store).activities[0]
+    hubman = Actor(station="hub-1", staff="Hubman", staff_id="hub-test")
+    hub.award_activity(event_store, hubman, UID, activity.id)
+    sold = counter.redeem(event_store, desk(), attendee, "stickers")
+    counter.return_prize(event_store, desk(), sold.redemption_id)
+    labels = [line.label for line in statement(event_store, attendee)]
+    assert labels[:3] == ["Prize returned", "Prize: Sticker pack", f"Activity: {activity.name}"]

@@ -286,7 +286,7 @@ async def test_lookup_shows_the_transfers(make_app: AppFactory, people_store: St
         assert text_of(app, "#lookup-who") == ANNA
         rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
         assert len(rows) == 1
-        assert rows[0][1:4] == ["+20", "Activity: qa-bug-hunt", "desk-2"]
+        assert rows[0][1:4] == ["+20", "Activity: Bug hunt: find the five planted bugs", "desk-2"]
         assert rows[0][4] == "Динара Мусина"
 
         await pilot.press("escape")
