@@ -975,6 +975,39 @@ def _attendee_for(conn: Connection, who: str) -> Any:
     return row
 
 
+def _enter_paper_coat(
+    conn: Connection,
+    actor: Actor,
+    now: datetime,
+    person: Any,
+    tag: str,
+    timezone: str,
+    where: dict[str, Any],
+) -> int:
+    """A paper-tag coat the laptops never saw (handed in while they were down), entered at
+    reconcile with ``where`` (its hanger, or already collected); refused when the person has
+    another coat in."""
+    other = conn.execute(_HELD_BY, {"p_attendee": person.id}).first()
+    if other is not None:
+        raise Refused(
+            _("{name} has another coat in ({where}): check the tag.").format(
+                name=person.name, where=_ticket(other, timezone).label
+            ),
+            reason="other_coat",
+        )
+    values = {
+        "op_id": actor.op_id,
+        "attendee_id": person.id,
+        "paper_tag": tag,
+        "in_at": now,
+        "in_station": actor.station,
+        "in_staff": actor.staff,
+        "out_id_checked": False,
+        **where,
+    }
+    return int(conn.execute(_INSERT_COAT, values).scalar_one())
+
+
 def reconcile_row(store: Store, actor: Actor, row: ReconcileRow) -> ReconcileLine:
     """Apply one reconciliation row in its own operation; a row done before is "already".
 
@@ -1019,33 +1052,23 @@ def reconcile_row(store: Store, actor: Actor, row: ReconcileRow) -> ReconcileLin
             )
         if collect:
             if coat is None:
-                other = conn.execute(_HELD_BY, {"p_attendee": person.id}).first()
-                if other is not None:
-                    raise Refused(
-                        _("{name} has another coat in ({where}): check the tag.").format(
-                            name=person.name, where=_ticket(other, timezone).label
-                        ),
-                        reason="other_coat",
-                    )
-                coat_id = conn.execute(
-                    _INSERT_COAT,
+                coat_id = _enter_paper_coat(
+                    conn,
+                    actor,
+                    now,
+                    person,
+                    tag,
+                    timezone,
                     {
-                        "op_id": actor.op_id,
-                        "attendee_id": person.id,
                         "rack_id": None,
                         "hanger": None,
-                        "paper_tag": tag,
                         "state": "collected",
-                        "in_at": now,
-                        "in_station": actor.station,
-                        "in_staff": actor.staff,
                         "out_at": now,
                         "out_op_id": actor.op_id,
                         "out_station": actor.station,
                         "out_staff": actor.staff,
-                        "out_id_checked": False,
                     },
-                ).scalar_one()
+                )
                 store.audit(
                     conn,
                     actor,
@@ -1127,29 +1150,15 @@ def reconcile_row(store: Store, actor: Actor, row: ReconcileRow) -> ReconcileLin
                 reason="hanger_taken",
             )
         if coat is None:
-            other = conn.execute(_HELD_BY, {"p_attendee": person.id}).first()
-            if other is not None:
-                raise Refused(
-                    _("{name} has another coat in ({where}): check the tag.").format(
-                        name=person.name, where=_ticket(other, timezone).label
-                    ),
-                    reason="other_coat",
-                )
-            coat_id = conn.execute(
-                _INSERT_COAT,
-                {
-                    "op_id": actor.op_id,
-                    "attendee_id": person.id,
-                    "rack_id": hanger[0],
-                    "hanger": hanger[1],
-                    "paper_tag": tag,
-                    "state": "in",
-                    "in_at": now,
-                    "in_station": actor.station,
-                    "in_staff": actor.staff,
-                    "out_id_checked": False,
-                },
-            ).scalar_one()
+            coat_id = _enter_paper_coat(
+                conn,
+                actor,
+                now,
+                person,
+                tag,
+                timezone,
+                {"rack_id": hanger[0], "hanger": hanger[1], "state": "in"},
+            )
             entered = True
         else:
             coat_id = coat.id
