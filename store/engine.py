@@ -138,9 +138,10 @@ class Database:
             # A lost connection (server restarted, Wi-Fi gone) becomes one plain message; the
             # pool drops the dead connection, so the next call reconnects. Constraint errors
             # are left to the operation, which knows what they mean.
-            if exc.connection_invalidated or (isinstance(
-                exc, (OperationalError, InterfaceError)
-            ) and not isinstance(exc, IntegrityError)):
+            if exc.connection_invalidated or (
+                isinstance(exc, (OperationalError, InterfaceError))
+                and not isinstance(exc, IntegrityError)
+            ):
                 raise unavailable(self.url, exc) from exc
             raise
 

@@ -10,22 +10,19 @@ do, and the refusal is recorded with its reason (and the hub, for the keeper's s
 from __future__ import annotations
 
 import json
-import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, and_, exists, func, select, text, update
+from sqlalchemy import Connection, Table, and_, exists, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from store import codec
-from store.context import Actor, correlation
+from store.context import Actor
 from store.credit import collect_due
-from store.engine import unavailable
-from store.errors import DatabaseUnavailable, NotFound, Refused
+from store.errors import NotFound, Refused
 from store.i18n import _
-from store.ledger import account_t, insert_ignore, post_transfer, system_account_id, transfer_t
+from store.ledger import account_t, post_transfer, system_account_id, transfer_t
 from store.models import (
     Activity,
     Attendee,
@@ -37,11 +34,10 @@ from store.models import (
     StaffBudget,
     StaffMember,
     StaffRate,
-    Station,
     Talk,
 )
 from store.points import BandHolder, event_day, require_active_band
-from store.service import Store, outcome_unknown
+from store.service import Fallback, Store
 
 __all__ = [
     "ActivityChoice",
@@ -317,7 +313,7 @@ def _give(
 
 def award_activity(store: Store, actor: Actor, uid: str, activity_id: str) -> HubAward:
     """Points for an activity at a hub, within its limits and the hub's cool-down."""
-    if store.db.dialect == "postgresql":
+    if store.one_statement:
         fast = _award_in_one_statement(store, actor, uid, "activity", activity_id)
         if fast is not None:
             return fast
@@ -400,7 +396,7 @@ def award_activity(store: Store, actor: Actor, uid: str, activity_id: str) -> Hu
 
 def award_quiz(store: Store, actor: Actor, uid: str, question_id: str) -> HubAward:
     """Points for a right answer: once per attendee per question (a room full is not fraud)."""
-    if store.db.dialect == "postgresql":
+    if store.one_statement:
         fast = _award_in_one_statement(store, actor, uid, "quiz", question_id)
         if fast is not None:
             return fast
@@ -654,13 +650,6 @@ _FAST = {
     "activity": text(_HUB_AWARD_CTE.format(what=_ACTIVITY_WHAT)),
     "quiz": text(_HUB_AWARD_CTE.format(what=_QUIZ_WHAT)),
 }
-#: Per engine, the stations whose row is known to exist (the statement only updates it).
-_stations_seen: weakref.WeakKeyDictionary[Engine, set[str]] = weakref.WeakKeyDictionary()
-station_t: Table = Station.__table__  # type: ignore[attr-defined]
-
-
-class _Fallback(Exception):
-    """Roll the one-statement attempt back: the step-by-step path decides."""
 
 
 def _award_in_one_statement(
@@ -668,52 +657,31 @@ def _award_in_one_statement(
 ) -> HubAward | None:
     """An activity or quiz award in one statement, or None to take the step-by-step path."""
     pre, _sep, post = _("quiz: {question}").partition("{question}")
-    committing = False
-    with correlation(actor.correlation_id):
-        try:
-            seen = _stations_seen.setdefault(store.db.engine, set())
-            if actor.station not in seen:
-                with store.db.write() as conn:
-                    system_account_id(conn, "issuer", actor.station)
-                    conn.execute(
-                        insert_ignore(conn, station_t).values(
-                            name=actor.station, reader_state="", change_seq=0
-                        )
-                    )
-                seen.add(actor.station)
-            with store.db.write() as conn:
-                issuer = system_account_id(conn, "issuer", actor.station)
-                row = conn.execute(
-                    _FAST[kind],
-                    {
-                        "uid": uid,
-                        "key": key,
-                        "staff_id": actor.staff_id or "",
-                        "rule": f"{kind}:{key}",
-                        "issuer": issuer,
-                        "op_id": actor.op_id,
-                        "code": kind,
-                        "kind": f"award_{kind}",
-                        "station": actor.station,
-                        "staff": actor.staff,
-                        "correlation_id": actor.correlation_id,
-                        "what_pre": pre,
-                        "what_post": post,
-                    },
-                ).first()
-                if row is None or row.result is None:
-                    raise _Fallback
-                result = codec.load(HubAward, row.result)
-                committing = True  # leaving the block sends COMMIT
-        except (_Fallback, IntegrityError):
-            return None  # rolled back; nothing written
-        except (DBAPIError, DatabaseUnavailable) as exc:
-            if committing:
-                raise outcome_unknown(actor.op_id) from exc
-            if isinstance(exc, DatabaseUnavailable):
-                raise
-            raise unavailable(store.db.url, exc) from exc
-    return result
+
+    def attempt(conn: Connection) -> HubAward:
+        row = conn.execute(
+            _FAST[kind],
+            {
+                "uid": uid,
+                "key": key,
+                "staff_id": actor.staff_id or "",
+                "rule": f"{kind}:{key}",
+                "issuer": system_account_id(conn, "issuer", actor.station),
+                "op_id": actor.op_id,
+                "code": kind,
+                "kind": f"award_{kind}",
+                "station": actor.station,
+                "staff": actor.staff,
+                "correlation_id": actor.correlation_id,
+                "what_pre": pre,
+                "what_post": post,
+            },
+        ).first()
+        if row is None or row.result is None:
+            raise Fallback
+        return codec.load(HubAward, row.result)
+
+    return store.run_one_statement(actor, attempt)
 
 
 def _holder(conn: Connection, uid: str, scope: str) -> BandHolder:

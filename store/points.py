@@ -8,32 +8,28 @@ transfer.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, Table, bindparam, select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Connection, Table, bindparam, select, text
 
 from store import codec
 from store.bands import state_text
-from store.context import Actor, correlation
+from store.context import Actor
 from store.credit import collect_due, require_not_paused
-from store.engine import unavailable
-from store.errors import DatabaseUnavailable, NotFound, Refused
+from store.errors import NotFound, Refused
 from store.i18n import _
 from store.ledger import (
     account_t,
     balance_of,
-    insert_ignore,
     post_transfer,
     system_account_id,
     transfer_t,
 )
 from store.models import Activity, Attendee, Band, Prize, QuizQuestion, Station
-from store.service import Store, outcome_unknown
+from store.service import Fallback, Store
 
 __all__ = [
     "AwardResult",
@@ -180,7 +176,7 @@ def award(
         raise Refused(_("Points to award must be more than zero."), reason="bad_amount")
     if code not in AWARD_CODES:
         raise ValueError(f"unknown award code {code!r}")
-    if store.db.dialect == "postgresql":
+    if store.one_statement:
         fast = _award_in_one_statement(store, actor, uid, amount, code, reference)
         if fast is not None:
             return fast
@@ -261,74 +257,47 @@ _AWARD_CTE = text(
     """
 )
 
-#: Per engine, the stations whose row is known to exist (the statement only updates it).
-_stations_seen: weakref.WeakKeyDictionary[Engine, set[str]] = weakref.WeakKeyDictionary()
-
 
 def _award_in_one_statement(
     store: Store, actor: Actor, uid: str, amount: int, code: str, reference: str
 ) -> AwardResult | None:
     """The common case of :func:`award` on PostgreSQL in one round trip, or None to fall back."""
-    committing = False
-    with correlation(actor.correlation_id):
-        try:
-            seen = _stations_seen.setdefault(store.db.engine, set())
-            if actor.station not in seen:
-                with store.db.write() as conn:
-                    system_account_id(conn, "issuer", actor.station)
-                    conn.execute(
-                        insert_ignore(conn, station_t).values(
-                            name=actor.station, reader_state="", change_seq=0
-                        )
-                    )
-                seen.add(actor.station)
-            with store.db.write() as conn:
-                issuer = system_account_id(conn, "issuer", actor.station)
-                row = conn.execute(
-                    _AWARD_CTE,
-                    {
-                        "uid": uid,
-                        "op_id": actor.op_id,
-                        "station": actor.station,
-                        "staff": actor.staff,
-                        "correlation_id": actor.correlation_id,
-                        "amount": amount,
-                        "issuer": issuer,
-                        "code": code,
-                        "reference": reference,
-                    },
-                ).first()
-                if row is None or row.transfer_id is None:
-                    return None  # nothing was written: no active holder, or a retried op id
-                now = row.created_at.astimezone(UTC)
-                balance, note = int(row.balance), ""
-                if row.next_due_at is not None and row.next_due_at <= now:
-                    # An instalment is due: collect it in the same transaction (the rare case;
-                    # the common one read one more column and nothing else).
-                    collected = collect_due(
-                        conn, actor, now, int(row.attendee_id), next_due_at=row.next_due_at
-                    )
-                    if collected.balance is not None:
-                        balance = collected.balance
-                    note = collected.note()
-                result = AwardResult(
-                    int(row.transfer_id),
-                    int(row.attendee_id),
-                    str(row.name),
-                    amount,
-                    balance,
-                    now,
-                    note,
-                )
-                conn.execute(_SAVE_AWARD, {"op_id": actor.op_id, "result": codec.dump(result)})
-                committing = True  # leaving the block sends COMMIT
-        except (DBAPIError, DatabaseUnavailable) as exc:
-            if committing:
-                raise outcome_unknown(actor.op_id) from exc
-            if isinstance(exc, DatabaseUnavailable):
-                raise
-            raise unavailable(store.db.url, exc) from exc
-    return result
+
+    def attempt(conn: Connection) -> AwardResult:
+        row = conn.execute(
+            _AWARD_CTE,
+            {
+                "uid": uid,
+                "op_id": actor.op_id,
+                "station": actor.station,
+                "staff": actor.staff,
+                "correlation_id": actor.correlation_id,
+                "amount": amount,
+                "issuer": system_account_id(conn, "issuer", actor.station),
+                "code": code,
+                "reference": reference,
+            },
+        ).first()
+        if row is None or row.transfer_id is None:
+            raise Fallback  # nothing was written: no active holder, or a retried op id
+        now = row.created_at.astimezone(UTC)
+        balance, note = int(row.balance), ""
+        if row.next_due_at is not None and row.next_due_at <= now:
+            # An instalment is due: collect it in the same transaction (the rare case; the
+            # common one read one more column and nothing else).
+            collected = collect_due(
+                conn, actor, now, int(row.attendee_id), next_due_at=row.next_due_at
+            )
+            if collected.balance is not None:
+                balance = collected.balance
+            note = collected.note()
+        result = AwardResult(
+            int(row.transfer_id), int(row.attendee_id), str(row.name), amount, balance, now, note
+        )
+        conn.execute(_SAVE_AWARD, {"op_id": actor.op_id, "result": codec.dump(result)})
+        return result
+
+    return store.run_one_statement(actor, attempt)
 
 
 _SAVE_AWARD = text("UPDATE operation SET result = :result WHERE op_id = :op_id")

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
@@ -25,7 +26,7 @@ from store.context import Actor, correlation
 from store.engine import Database, make_database, unavailable
 from store.errors import Conflict, DatabaseUnavailable, DomainError, OutcomeUnknown, Refused
 from store.i18n import _
-from store.ledger import account_t, insert_ignore, transfer_t
+from store.ledger import account_t, insert_ignore, system_account_id, transfer_t
 from store.migrate import upgrade
 from store.models import Attendee, Audit, Band, Event, Operation, Station
 from store.results import BandChoice, BandLookup, OperationOutcome, StationInfo, VerifyReport
@@ -40,6 +41,9 @@ attendee_t: Table = Attendee.__table__  # type: ignore[attr-defined]
 band_t: Table = Band.__table__  # type: ignore[attr-defined]
 operation_t: Table = Operation.__table__  # type: ignore[attr-defined]
 station_t: Table = Station.__table__  # type: ignore[attr-defined]
+#: Per engine, the stations whose row and issuer account are known to exist (see
+#: Store.run_one_statement: its statements only update them).
+_stations_ready: weakref.WeakKeyDictionary[Engine, set[str]] = weakref.WeakKeyDictionary()
 audit_t: Table = Audit.__table__  # type: ignore[attr-defined]
 event_t: Table = Event.__table__  # type: ignore[attr-defined]
 
@@ -153,6 +157,10 @@ class _Found:
         return found, moved
 
 
+class Fallback(Exception):
+    """Raised inside :meth:`Store.run_one_statement`: roll back, take the step-by-step path."""
+
+
 class Store:
     """Domain operations on one database."""
 
@@ -161,6 +169,9 @@ class Store:
         # Prebuilt once: building statements per call costs more CPU than running them.
         self._claim = _claim_statement(db.dialect)
         self._save_and_advance = _SAVE_AND_ADVANCE if db.dialect == "postgresql" else None
+        #: Operations try their one-statement path first (PostgreSQL). Tests switch it off to
+        #: check that the step-by-step path gives the same results.
+        self.one_statement = db.dialect == "postgresql"
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Store:
@@ -260,6 +271,48 @@ class Store:
                 if isinstance(exc, DatabaseUnavailable):
                     raise
                 raise unavailable(self.db.url, exc) from exc
+
+    def run_one_statement(self, actor: Actor, attempt: Callable[[Connection], R]) -> R | None:
+        """The common case of an operation as one statement (PostgreSQL), or None to fall back.
+
+        ``attempt`` sends one prebuilt statement (data-modifying CTEs that claim the operation
+        id, check every guard, write every row, save the result and advance the station's change
+        counter) and returns the result, or raises :class:`Fallback` when the statement could
+        not do it all: a refusal to explain, a limit, a retried operation id, an instalment due.
+        Then the whole transaction is rolled back — nothing was written — and the caller runs
+        the step-by-step path, which explains the refusal (and records it) or returns the
+        retried operation's first result. A unique-index conflict (another station won a race)
+        falls back the same way. A connection lost after COMMIT was sent is "outcome unknown".
+
+        The station's row (whose change counter the statement advances) and its issuer account
+        are created once per engine before the first attempt.
+        """
+        committing = False
+        with correlation(actor.correlation_id):
+            try:
+                seen = _stations_ready.setdefault(self.db.engine, set())
+                if actor.station not in seen:
+                    with self.db.write() as conn:
+                        system_account_id(conn, "issuer", actor.station)
+                        conn.execute(
+                            insert_ignore(conn, station_t).values(
+                                name=actor.station, reader_state="", change_seq=0
+                            )
+                        )
+                    seen.add(actor.station)
+                with self.db.write() as conn:
+                    result = attempt(conn)
+                    committing = True  # leaving the block sends COMMIT
+            except (Fallback, IntegrityError):
+                return None  # rolled back: nothing written
+            except (DBAPIError, DatabaseUnavailable) as exc:
+                if committing:
+                    raise outcome_unknown(actor.op_id) from exc
+                if isinstance(exc, DatabaseUnavailable):
+                    raise
+                raise unavailable(self.db.url, exc) from exc
+        log.info("operation applied", extra={"kind": "one_statement", "op_id": actor.op_id})
+        return result
 
     def operation_outcome(self, op_id: str) -> OperationOutcome | None:
         """The committed operation ``op_id`` (its kind and stored result), or None if it never
