@@ -468,7 +468,9 @@ def _hubs_visited(conn: Connection, account_id: int) -> int:
 
 def _paid_on_time(conn: Connection, attendee_id: int) -> int:
     """Instalments collected on the first try (never overdue); the first of each plan is not
-    counted, since it is paid at the counter when the plan is taken."""
+    counted, since it is paid at the counter when the plan is taken. An instalment given back
+    (the prize was returned, so its transfer was undone) does not count either."""
+    refunded = transfer_t.alias("refunded")
     return int(
         conn.execute(
             select(func.count())
@@ -479,6 +481,7 @@ def _paid_on_time(conn: Connection, attendee_id: int) -> int:
                 inst_t.c.paid_at.is_not(None),
                 inst_t.c.transfer_id.is_not(None),
                 inst_t.c.overdue_since.is_(None),
+                ~exists().where(refunded.c.corrects_id == inst_t.c.transfer_id),
             )
         ).scalar_one()
     )

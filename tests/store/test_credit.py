@@ -686,6 +686,9 @@ def test_return_of_a_fully_paid_plan_gives_back_the_price(event_store: Store) ->
     back = prize_counter.return_prize(event_store, counter(), redemption)
     assert (back.refunded, back.cancelled, back.balance) == (900, 0, 1003)
     assert credit.credit_status(event_store, attendee).plans[0].state == "closed"
+    # The instalments were given back: they no longer count as paid on time.
+    parts = {p.key: p for p in credit.eligibility(event_store, attendee, "backpack").parts}
+    assert parts["paid_on_time"].value == 0
     assert account_sums(event_store)["counter"] == 0
     assert event_store.verify().ok
 
