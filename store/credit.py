@@ -1311,6 +1311,10 @@ def close_all(store: Store, actor: Actor, mode: str) -> CloseResult:
         issuer = system_account_id(conn, "issuer", actor.station)
         credit = system_account_id(conn, "credit", actor.station)
         for attendee_id in attendees:
+            # Lock the account first, as a return and a collection do: a return or a collection
+            # of the same person at this moment waits, then finds the plans closed. What is
+            # written off is what the guarded UPDATE took, never an amount read before it.
+            conn.execute(_LOCK_ACCOUNT, {"p_attendee": attendee_id})
             if mode == "collect":
                 got = collect_due(
                     conn, actor, now, attendee_id, next_due_at=now, seq=seq, everything=True
@@ -1322,15 +1326,26 @@ def close_all(store: Store, actor: Actor, mode: str) -> CloseResult:
                     plan_t.c.attendee_id == attendee_id, plan_t.c.state == "open"
                 )
             ).scalars()
-            for plan_id in open_plans:
-                left = int(
-                    conn.execute(
-                        select(func.coalesce(func.sum(inst_t.c.amount), 0)).where(
+            for plan_id in list(open_plans):
+                closed = conn.execute(
+                    update(plan_t)
+                    .where(plan_t.c.id == plan_id, plan_t.c.state == "open")
+                    .values(state="closed", closed_at=now, closed_op_id=actor.op_id)
+                ).rowcount
+                if closed == 0:
+                    continue  # returned or paid off a moment ago
+                left = sum(
+                    int(amount)
+                    for amount in conn.execute(
+                        update(inst_t)
+                        .where(
                             inst_t.c.plan_id == plan_id,
                             inst_t.c.paid_at.is_(None),
                             inst_t.c.written_off_at.is_(None),
                         )
-                    ).scalar_one()
+                        .values(written_off_at=now)
+                        .returning(inst_t.c.amount)
+                    ).scalars()
                 )
                 if left:
                     post_transfer(
@@ -1345,21 +1360,7 @@ def close_all(store: Store, actor: Actor, mode: str) -> CloseResult:
                         seq=seq,
                     )
                     seq += 1
-                    conn.execute(
-                        update(inst_t)
-                        .where(
-                            inst_t.c.plan_id == plan_id,
-                            inst_t.c.paid_at.is_(None),
-                            inst_t.c.written_off_at.is_(None),
-                        )
-                        .values(written_off_at=now)
-                    )
                     written += left
-                conn.execute(
-                    update(plan_t)
-                    .where(plan_t.c.id == plan_id, plan_t.c.state == "open")
-                    .values(state="closed", closed_at=now, closed_op_id=actor.op_id)
-                )
                 plans += 1
             _recompute_next_due(conn, attendee_id)
         store.audit(

@@ -774,3 +774,51 @@ def test_return_skips_an_instalment_staff_already_undid(event_store: Store) -> N
     sums = account_sums(event_store)
     assert sums["credit"] == 0 and sums["counter"] == 0
     assert event_store.verify().ok
+
+
+def _close_or_return(args: tuple[str, int, int]) -> str:
+    url, n, redemption = args
+    from store import counter as prize_counter
+    from store.ledger import forget_cached_accounts
+
+    forget_cached_accounts()
+    opened = Store.open(url, migrate=False)
+    try:
+        if n == 0:
+            credit.close_all(opened, Actor(station="organiser"), "collect")
+            return "closed"
+        prize_counter.return_prize(opened, Actor(station=f"counter-{n}"), redemption)
+        return "returned"
+    except Refused as refusal:
+        return refusal.reason
+    finally:
+        opened.close()
+
+
+@pytest.mark.slow
+def test_credit_close_while_a_plan_prize_is_returned_stays_consistent(
+    event_store: Store, db_url: str
+) -> None:
+    from store.models import Redemption
+
+    redemption_t = Redemption.__table__  # type: ignore[attr-defined]
+    set_credit(event_store, threshold=0)
+    anna = person(event_store, "Anna Smith", UID, 600)
+    ivan = person(event_store, "Иван Петров", OTHER, 300)
+    credit.redeem_in_four(event_store, counter(), anna, "headphones")
+    credit.redeem_in_four(event_store, counter(), ivan, "headphones")
+    shift_back(event_store, 91)  # an instalment is due: the close collects it
+    with event_store.db.read() as conn:
+        redemptions = list(conn.execute(select(redemption_t.c.id)).scalars())
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(3) as pool:
+        outcomes = pool.map(
+            _close_or_return,
+            [(db_url, 0, 0), (db_url, 1, redemptions[0]), (db_url, 2, redemptions[1])],
+        )
+    assert outcomes[0] == "closed"
+    # Each return either went first (refund, plan closed) or found the plan already closed.
+    assert set(outcomes[1:]) <= {"returned", "plan_closed"}
+    status = [credit.credit_status(event_store, a) for a in (anna, ivan)]
+    assert all(s.owed == 0 and s.next_due_at is None for s in status)
+    assert event_store.verify().ok
