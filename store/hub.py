@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from store import codec
 from store.context import Actor
 from store.credit import collect_due
+from store.driver import DriverConnection
 from store.errors import NotFound, Refused
 from store.i18n import _
 from store.ledger import account_t, post_transfer, system_account_id, transfer_t
@@ -658,7 +659,9 @@ def _award_in_one_statement(
     """An activity or quiz award in one statement, or None to take the step-by-step path."""
     pre, _sep, post = _("quiz: {question}").partition("{question}")
 
-    def attempt(conn: Connection) -> HubAward:
+    issuer = store.issuer_id(actor.station)
+
+    def attempt(conn: DriverConnection) -> HubAward:
         row = conn.execute(
             _FAST[kind],
             {
@@ -666,7 +669,7 @@ def _award_in_one_statement(
                 "key": key,
                 "staff_id": actor.staff_id or "",
                 "rule": f"{kind}:{key}",
-                "issuer": system_account_id(conn, "issuer", actor.station),
+                "issuer": issuer,
                 "op_id": actor.op_id,
                 "code": kind,
                 "kind": f"award_{kind}",

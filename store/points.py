@@ -19,6 +19,7 @@ from store import codec
 from store.bands import state_text
 from store.context import Actor
 from store.credit import collect_due, require_not_paused
+from store.driver import DriverConnection
 from store.errors import NotFound, Refused
 from store.i18n import _
 from store.ledger import (
@@ -263,7 +264,9 @@ def _award_in_one_statement(
 ) -> AwardResult | None:
     """The common case of :func:`award` on PostgreSQL in one round trip, or None to fall back."""
 
-    def attempt(conn: Connection) -> AwardResult:
+    issuer = store.issuer_id(actor.station)
+
+    def attempt(conn: DriverConnection) -> AwardResult:
         row = conn.execute(
             _AWARD_CTE,
             {
@@ -273,7 +276,7 @@ def _award_in_one_statement(
                 "staff": actor.staff,
                 "correlation_id": actor.correlation_id,
                 "amount": amount,
-                "issuer": system_account_id(conn, "issuer", actor.station),
+                "issuer": issuer,
                 "code": code,
                 "reference": reference,
             },
@@ -281,18 +284,11 @@ def _award_in_one_statement(
         if row is None or row.transfer_id is None:
             raise Fallback  # nothing was written: no active holder, or a retried op id
         now = row.created_at.astimezone(UTC)
-        balance, note = int(row.balance), ""
         if row.next_due_at is not None and row.next_due_at <= now:
-            # An instalment is due: collect it in the same transaction (the rare case; the
-            # common one read one more column and nothing else).
-            collected = collect_due(
-                conn, actor, now, int(row.attendee_id), next_due_at=row.next_due_at
-            )
-            if collected.balance is not None:
-                balance = collected.balance
-            note = collected.note()
+            # An instalment is due (the rare case): the step path awards and collects it.
+            raise Fallback
         result = AwardResult(
-            int(row.transfer_id), int(row.attendee_id), str(row.name), amount, balance, now, note
+            int(row.transfer_id), int(row.attendee_id), str(row.name), amount, int(row.balance), now
         )
         conn.execute(_SAVE_AWARD, {"op_id": actor.op_id, "result": codec.dump(result)})
         return result

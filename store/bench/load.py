@@ -32,7 +32,7 @@ from typing import Any
 
 from sqlalchemy import insert, make_url, select
 
-from store import coats, counter, hub, wristbands
+from store import coats, counter, driver, hub, wristbands
 from store.bench.common import percentile, scratch_database, seed_people
 from store.context import Actor
 from store.demo.pins import DEMO_EVENT_FILE
@@ -342,6 +342,8 @@ def _station_process(plan: StationPlan) -> dict[str, Any]:
     @event.listens_for(store.db.engine, "before_cursor_execute")
     def _count(*_args: Any) -> None:
         st.sent[0] += 1
+
+    driver.before_execute.append(lambda _raw, _sql: _count())  # the one-statement paths
 
     weights = [entry.weight for entry in plan.mix]
     while time.time() < plan.start_at:  # every station starts at the same moment

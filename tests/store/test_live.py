@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, text
 
-from store import hub
+from store import driver, hub
 from store.context import Actor
 from store.demo.pins import DEMO_EVENT_FILE
 from store.engine import make_database
@@ -188,60 +188,50 @@ def pg_event_store(pg_url: str) -> Any:
         opened.close()
 
 
+#: The two ways a write reaches PostgreSQL: its one-statement path straight through the driver
+#: (the common case), and the step-by-step path through SQLAlchemy (refusals, retries, SQLite).
+PATHS = ["one statement", "step by step"]
+
+
+def _cut_before(store: Store, path: str, kill: Callable[[int], None], needle: str) -> list[bool]:
+    """Kill this station's backend just before the first statement containing ``needle``."""
+    cut = [False]
+    if path == "one statement":
+
+        def on_driver(raw: Any, sql: str) -> None:
+            if not cut[0] and needle in sql:
+                cut[0] = True
+                kill(raw.info.backend_pid)
+
+        driver.before_execute.append(on_driver)
+        return cut
+
+    store.one_statement = False
+
+    @event.listens_for(store.db.engine, "before_cursor_execute")
+    def on_sqlalchemy(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not cut[0] and needle in statement:
+            cut[0] = True
+            kill(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+
+    return cut
+
+
+@pytest.fixture
+def no_driver_hooks() -> Any:
+    yield
+    driver.before_execute.clear()
+
+
 @pytest.mark.postgres
+@pytest.mark.parametrize("path", PATHS)
 def test_a_connection_cut_mid_operation_is_retried_and_lands_once(
-    pg_event_store: Store, pg_url: str
+    pg_event_store: Store, pg_url: str, path: str, no_driver_hooks: None
 ) -> None:
     store = pg_event_store
     actor = hubman()
-    cut = [False]
-
-    def call() -> hub.HubAward:
-        return hub.award_activity(store, actor, UID, "qa-bug-hunt")
-
-    @event.listens_for(store.db.engine, "before_cursor_execute")
-    def cut_once(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        # The first time the award moves the balance, the server drops this station.
-        if not cut[0] and "UPDATE account" in statement:
-            cut[0] = True
-            _kill(pg_url, conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
-
-    states: list[RetryState] = []
-    given = run_with_retry(
-        call,
-        lambda s, _t: states.append(s),
-        check=lambda: store.operation_outcome(actor.op_id),
-        policy=FAST,
-    )
-    event.remove(store.db.engine, "before_cursor_execute", cut_once)
-    assert cut[0] and states[0] is RetryState.UNREACHABLE
-    assert given.points == 20 and given.balance == 20
-    assert transfers_of(store, actor.op_id) == 1
-    assert store.verify().ok
-
-
-@pytest.mark.postgres
-def test_a_cut_during_commit_is_unknown_then_settled_by_the_operation_id(
-    pg_event_store: Store, pg_url: str
-) -> None:
-    """The backend is killed as COMMIT is sent: "outcome unknown", then settled; lands once."""
-    store = pg_event_store
-    actor = hubman()
-    cut = [False]
-
-    @event.listens_for(store.db.engine, "commit")
-    def cut_at_commit(conn: Any) -> None:
-        if not cut[0] and conn.info.get("award"):
-            cut[0] = True
-            _kill(pg_url, conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
-
-    @event.listens_for(store.db.engine, "before_cursor_execute")
-    def mark(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if "INSERT INTO transfer" in statement:
-            conn.info["award"] = True
-
-    with pytest.raises(OutcomeUnknown):
-        hub.award_activity(store, actor, UID, "qa-bug-hunt")
+    # The first time the award moves the balance, the server drops this station.
+    cut = _cut_before(store, path, lambda pid: _kill(pg_url, pid), "UPDATE account")
     states: list[RetryState] = []
     given = run_with_retry(
         lambda: hub.award_activity(store, actor, UID, "qa-bug-hunt"),
@@ -249,31 +239,97 @@ def test_a_cut_during_commit_is_unknown_then_settled_by_the_operation_id(
         check=lambda: store.operation_outcome(actor.op_id),
         policy=FAST,
     )
-    event.remove(store.db.engine, "commit", cut_at_commit)
-    event.remove(store.db.engine, "before_cursor_execute", mark)
+    assert cut[0] and states[0] is RetryState.UNREACHABLE
+    assert given.points == 20 and given.balance == 20
+    assert transfers_of(store, actor.op_id) == 1
+    assert store.verify().ok
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("path", PATHS)
+def test_a_cut_during_commit_is_unknown_then_settled_by_the_operation_id(
+    pg_event_store: Store, pg_url: str, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backend is killed as COMMIT is sent: "outcome unknown", then settled; lands once."""
+    store = pg_event_store
+    actor = hubman()
+    cut = [False]
+    if path == "one statement":
+        real_first = driver.DriverResult.first
+
+        def first_then_cut(self: driver.DriverResult) -> Any:
+            row = real_first(self)
+            if not cut[0] and row is not None and getattr(row, "result", None):
+                cut[0] = True  # the statement did everything; COMMIT comes next
+                _kill(pg_url, self._cursor.connection.info.backend_pid)
+            return row
+
+        monkeypatch.setattr(driver.DriverResult, "first", first_then_cut)
+    else:
+        store.one_statement = False
+
+        @event.listens_for(store.db.engine, "commit")
+        def cut_at_commit(conn: Any) -> None:
+            if not cut[0] and conn.info.get("award"):
+                cut[0] = True
+                _kill(pg_url, conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+
+        @event.listens_for(store.db.engine, "before_cursor_execute")
+        def mark(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if "INSERT INTO transfer" in statement:
+                conn.info["award"] = True
+
+    with pytest.raises(OutcomeUnknown):
+        hub.award_activity(store, actor, UID, "qa-bug-hunt")
+    assert cut[0]
+    states: list[RetryState] = []
+    given = run_with_retry(
+        lambda: hub.award_activity(store, actor, UID, "qa-bug-hunt"),
+        lambda s, _t: states.append(s),
+        check=lambda: store.operation_outcome(actor.op_id),
+        policy=FAST,
+    )
     assert given.points == 20
     assert transfers_of(store, actor.op_id) == 1
     assert store.verify().ok
 
 
+@pytest.mark.parametrize("path", PATHS)
 def test_a_commit_whose_answer_was_lost_is_not_applied_twice(
-    event_store: Store, monkeypatch: pytest.MonkeyPatch
+    event_store: Store, monkeypatch: pytest.MonkeyPatch, path: str
 ) -> None:
     """COMMIT reached the database but the answer did not: the retry returns the first result."""
     store = event_store
+    if path == "one statement" and not store.one_statement:
+        pytest.skip("SQLite has no one-statement path")
+    store.one_statement = path == "one statement"
     actor = hubman()
     hub.award_quiz(store, hubman(), OTHER, "t01-q1")  # the station's first write is behind us
-    dialect = store.db.engine.dialect
-    real_commit = dialect.do_commit
     lost = [False]
+    if path == "one statement":
+        import psycopg
 
-    def commit_then_lose(dbapi_connection: Any) -> None:
-        real_commit(dbapi_connection)
-        if not lost[0]:
-            lost[0] = True
-            raise dialect.loaded_dbapi.OperationalError("server closed the connection")
+        real_exit = psycopg.Transaction.__exit__
 
-    monkeypatch.setattr(dialect, "do_commit", commit_then_lose)
+        def exit_then_lose(self: Any, *exc: Any) -> Any:
+            handled = real_exit(self, *exc)
+            if not lost[0] and exc[0] is None:
+                lost[0] = True
+                raise psycopg.OperationalError("server closed the connection")
+            return handled
+
+        monkeypatch.setattr(psycopg.Transaction, "__exit__", exit_then_lose)
+    else:
+        dialect = store.db.engine.dialect
+        real_commit = dialect.do_commit
+
+        def commit_then_lose(dbapi_connection: Any) -> None:
+            real_commit(dbapi_connection)
+            if not lost[0]:
+                lost[0] = True
+                raise dialect.loaded_dbapi.OperationalError("server closed the connection")
+
+        monkeypatch.setattr(dialect, "do_commit", commit_then_lose)
     states: list[RetryState] = []
     given = run_with_retry(
         lambda: hub.award_activity(store, actor, UID, "qa-bug-hunt"),

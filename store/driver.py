@@ -1,0 +1,88 @@
+"""Prebuilt statements sent straight through the PostgreSQL driver, for the one-statement paths.
+
+A one-statement operation (see :meth:`store.service.Store.run_one_statement`) sends a single
+prebuilt ``text()`` statement. Through a SQLAlchemy ``Connection`` the statement costs about
+twice the client CPU it costs through psycopg itself (result set-up, events, the transaction
+object); on a 2-core machine shared by eight stations and the server that CPU is the limit of
+the whole event's throughput. So those statements go through :class:`DriverConnection`, which
+offers the little of ``Connection`` they use: ``execute(text(...), params)`` returning
+``first()``/``one()``/``scalar()``/``all()``/``rowcount``, rows read by attribute.
+
+Only ``text()`` statements are accepted: a Core construct may carry bind processors (types) that
+only SQLAlchemy's execution applies, so running one here could store a different value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from psycopg import Connection as PsycopgConnection
+from psycopg import Cursor
+from psycopg.rows import namedtuple_row
+from sqlalchemy import Engine
+from sqlalchemy.sql.elements import TextClause
+
+__all__ = ["DriverConnection", "DriverResult", "before_execute"]
+
+#: Called with (psycopg connection, SQL) before each statement is sent: the load bench counts
+#: statements here, tests cut connections here (SQLAlchemy's events do not see these statements).
+before_execute: list[Callable[[PsycopgConnection[Any], str], None]] = []
+
+#: Each prebuilt statement's SQL in the driver's parameter style, compiled once.
+_compiled: dict[int, tuple[TextClause, str]] = {}
+
+
+def driver_sql(engine: Engine, statement: TextClause) -> str:
+    """``statement`` as psycopg SQL (``%(name)s`` parameters), compiled once per statement."""
+    cached = _compiled.get(id(statement))
+    if cached is not None and cached[0] is statement:
+        return cached[1]
+    if not isinstance(statement, TextClause):
+        raise TypeError("one-statement paths send prebuilt text() statements only")
+    sql = str(statement.compile(dialect=engine.dialect))
+    _compiled[id(statement)] = (statement, sql)  # keeps the statement alive: the id stays valid
+    return sql
+
+
+class DriverResult:
+    """A psycopg cursor that answers like a SQLAlchemy result for one-statement paths."""
+
+    def __init__(self, cursor: Cursor[Any]) -> None:
+        self._cursor = cursor
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    def first(self) -> Any:
+        return self._cursor.fetchone() if self._cursor.description else None
+
+    def one(self) -> Any:
+        row = self.first()
+        if row is None:
+            raise LookupError("the statement returned no row")
+        return row
+
+    def scalar(self) -> Any:
+        row = self.first()
+        return None if row is None else row[0]
+
+    def all(self) -> list[Any]:
+        return self._cursor.fetchall() if self._cursor.description else []
+
+
+class DriverConnection:
+    """The part of a SQLAlchemy ``Connection`` a one-statement path uses, on the raw driver."""
+
+    def __init__(self, engine: Engine, raw: PsycopgConnection[Any]) -> None:
+        self.engine = engine
+        self._raw = raw
+
+    def execute(self, statement: TextClause, params: Mapping[str, Any] | None = None) -> Any:
+        sql = driver_sql(self.engine, statement)
+        for listener in before_execute:
+            listener(self._raw, sql)
+        cursor = self._raw.cursor(row_factory=namedtuple_row)
+        cursor.execute(sql, dict(params or {}))
+        return DriverResult(cursor)
