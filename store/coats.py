@@ -12,6 +12,11 @@ race on is decided by the database:
   held coat per paper tag;
 - a hand-back is a guarded ``UPDATE coat ... WHERE state = 'in'``, so it happens once.
 
+On PostgreSQL a band tap and a hand-back by band first try one statement (data-modifying CTEs,
+plus a small UPDATE saving the result): the same guards, rows and result as the step-by-step
+path. Anything unusual — a refusal, an instalment due, full racks, a retried operation, a lost
+hanger race on the unique index — rolls it back and takes the step path.
+
 Racks come from the event file (in file order: ``position``); a failed rack is marked out of
 service, its coats stay where they are (findable by band, name or hanger) and new coats go to the
 next rack. Paper mode (when the reader, the laptop or the racks fail) takes coats by paper tag;
@@ -21,6 +26,7 @@ next rack. Paper mode (when the reader, the laptop or the racks fail) takes coat
 from __future__ import annotations
 
 import csv
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -28,10 +34,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    bindparam,
+    column,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnClause
 
-from store import credit
+from store import codec, credit
 from store.context import Actor
 from store.desk import _timezone, find_by_code, local_time
 from store.errors import DomainError, NotFound, Refused
@@ -40,7 +58,8 @@ from store.invites import normalise_code, parse_scan
 from store.models import Attendee, Band, Coat, Rack
 from store.points import require_active_band
 from store.search import search_attendees
-from store.service import Store
+from store.service import Fallback, Store
+from store.types import UTCDateTime
 
 __all__ = [
     "CoatPerson",
@@ -722,6 +741,10 @@ def coat_tap(store: Store, actor: Actor, uid: str) -> CoatTicket:
     or "in" (a hanger was assigned now).
     """
     band_uid = uid.strip().upper()
+    if store.one_statement:
+        fast = _tap_in_one_statement(store, actor, band_uid)
+        if fast is not None:
+            return fast
 
     def work(conn: Connection, now: datetime) -> CoatTicket:
         holder = require_active_band(conn, band_uid)
@@ -839,6 +862,10 @@ def coat_out(
     by the staff member (``id_checked=True``, for a lost band: recorded in the audit log with who
     checked). Refused without one, and when the coat was already handed back (saying when).
     """
+    if store.one_statement and band_uid is not None and not id_checked:
+        fast = _out_in_one_statement(store, actor, coat_id, band_uid.strip().upper())
+        if fast is not None:
+            return fast
 
     def work(conn: Connection, now: datetime) -> CoatTicket:
         timezone = _timezone(conn)
@@ -910,6 +937,250 @@ def coat_out(
         return _coat_by_id(conn, coat_id, timezone, "out")
 
     return store.run(actor, "coat_out", work, CoatTicket)
+
+
+# -- the hot paths in one statement (PostgreSQL) -------------------------------------------------
+
+#: The columns :func:`_ticket` reads, in the order the one-statement paths return them.
+_TICKET_COLUMNS = (
+    "id",
+    "attendee_id",
+    "name",
+    "code",
+    "state",
+    "rack_id",
+    "hanger",
+    "paper_tag",
+    "in_at",
+    "in_station",
+    "out_at",
+    "out_station",
+    "out_staff",
+    "out_id_checked",
+    "rack_name",
+    "out_of_service_at",
+)
+_TIMES = frozenset({"in_at", "out_at", "out_of_service_at"})
+
+
+def _fast_columns(*names: str) -> list[ColumnClause[Any]]:
+    """A text statement's result columns by position: times come back in UTC as in the step
+    path, and the result's layout is cached with the statement (no matching by name per call)."""
+    return [column(name, UTCDateTime()) if name in _TIMES else column(name) for name in names]
+
+
+#: A band tap at the coat check as ONE statement (data-modifying CTEs), for the hot path on
+#: PostgreSQL: the holder of an active band with no pay-in-four instalment due; the coat they
+#: have in ("held"), or else a new coat on the lowest free hanger of the first in-service rack
+#: (by position, id) with room, with its ``coat_in`` audit row; the operation row (its result is
+#: saved by a second small UPDATE: the ticket's times and note are formatted in Python); the
+#: station's change counter. When nothing comes back the caller rolls everything back and takes
+#: the step-by-step path, which explains the refusal (and records it), replays a retried
+#: operation or collects a due instalment: the band is not an active holder's, an instalment is
+#: due, no rack has room, or the operation id was used before. The hanger is guarded by the
+#: partial unique index ``uq_coat_held_hanger`` (the person by ``uq_coat_held_attendee``): a
+#: station that loses a race gets an IntegrityError, falls back, and the step path tries the
+#: next free hanger. The rack counts are read in the statement's snapshot, as the step path reads
+#: them before its INSERT: the unique index, not the count, is the guard.
+_TAP_CTE = text(
+    """
+    WITH holder AS (
+        SELECT a.id AS attendee_id, a.name, a.code
+        FROM band b
+        JOIN attendee a ON a.id = b.attendee_id
+        LEFT JOIN account c ON c.attendee_id = a.id
+        WHERE b.uid = :uid AND b.state = 'active'
+          -- a pay-in-four instalment due: the step path collects it (and notes a pause)
+          AND (c.next_due_at IS NULL OR c.next_due_at > now())
+    ), op AS (
+        INSERT INTO operation (op_id, kind, station, staff, correlation_id, created_at, result)
+        SELECT :op_id, 'coat_tap', :station, :staff, :correlation_id, now(), '' FROM holder
+        ON CONFLICT DO NOTHING
+        RETURNING created_at
+    ), held AS (
+        SELECT k.id, k.state, k.rack_id, k.hanger, k.paper_tag, k.in_at, k.in_station,
+               k.out_at, k.out_station, k.out_staff, k.out_id_checked
+        FROM coat k JOIN holder h ON k.attendee_id = h.attendee_id
+        WHERE k.state = 'in'
+    ), usable AS (
+        SELECT r.id, r.name, r.capacity, r.position,
+               (SELECT count(*) FROM coat k
+                WHERE k.rack_id = r.id AND k.state = 'in' AND k.hanger IS NOT NULL) AS held
+        FROM rack r
+        WHERE r.active AND r.out_of_service_at IS NULL
+          AND EXISTS (SELECT 1 FROM op) AND NOT EXISTS (SELECT 1 FROM held)
+    ), room AS (
+        SELECT u.id, u.name, u.capacity, u.position FROM usable u
+        WHERE u.held < u.capacity
+        ORDER BY u.position, u.id
+        LIMIT 1
+    ), free AS (
+        SELECT min(g) AS hanger
+        FROM generate_series(1, (SELECT capacity FROM room)) AS g
+        WHERE g NOT IN (
+            SELECT k.hanger FROM coat k
+            WHERE k.rack_id = (SELECT id FROM room) AND k.state = 'in' AND k.hanger IS NOT NULL
+        )
+    ), ins AS (
+        INSERT INTO coat (op_id, attendee_id, rack_id, hanger, paper_tag, state, in_at,
+                          in_station, in_staff, out_id_checked)
+        SELECT :op_id, h.attendee_id, room.id, f.hanger, NULL, 'in', op.created_at, :station,
+               :staff, false
+        FROM holder h, room, free f, op
+        WHERE f.hanger IS NOT NULL
+        RETURNING id, attendee_id, state, rack_id, hanger, paper_tag, in_at, in_station,
+                  out_at, out_station, out_staff, out_id_checked
+    ), aud AS (
+        INSERT INTO audit (at, station, staff, correlation_id, action, subject, detail)
+        SELECT i.in_at, :station, :staff, :correlation_id, 'coat_in',
+               i.rack_id || ':' || i.hanger, '{"attendee_id": ' || i.attendee_id || '}'
+        FROM ins i
+    ), shown AS (
+        SELECT 'held' AS action, k.id, k.state, k.rack_id, k.hanger, k.paper_tag, k.in_at,
+               k.in_station, k.out_at, k.out_station, k.out_staff, k.out_id_checked,
+               NULL::text[] AS full_racks
+        FROM held k
+        UNION ALL
+        SELECT 'in', i.id, i.state, i.rack_id, i.hanger, i.paper_tag, i.in_at, i.in_station,
+               i.out_at, i.out_station, i.out_staff, i.out_id_checked,
+               -- the racks in service before the chosen one: all full (the note on the ticket)
+               (SELECT array_agg(u.name::text ORDER BY u.position, u.id) FROM usable u, room
+                WHERE (u.position, u.id) < (room.position, room.id))
+        FROM ins i
+    ), advanced AS (
+        UPDATE station SET change_seq = change_seq + 1
+        WHERE name = :station AND EXISTS (SELECT 1 FROM op) AND EXISTS (SELECT 1 FROM shown)
+    )
+    SELECT s.action, s.id, h.attendee_id, h.name, h.code, s.state, s.rack_id, s.hanger,
+           s.paper_tag, s.in_at, s.in_station, s.out_at, s.out_station, s.out_staff,
+           s.out_id_checked, r.name AS rack_name, r.out_of_service_at, s.full_racks,
+           COALESCE((SELECT e.timezone FROM event e ORDER BY e.id LIMIT 1), 'UTC') AS timezone
+    FROM shown s CROSS JOIN holder h CROSS JOIN op LEFT JOIN rack r ON r.id = s.rack_id
+    """
+).columns(*_fast_columns("action", *_TICKET_COLUMNS, "full_racks", "timezone"))
+
+#: A coat handed back by its holder's band as ONE statement (PostgreSQL): the operation row, the
+#: guarded ``UPDATE coat ... WHERE state = 'in'`` for the band's active holder only, and the
+#: station's change counter. Nothing comes back for a wrong band, a blocked or lost one, a coat
+#: already handed back or a retried operation id: the caller falls back to the step path, which
+#: explains (and records) the refusal or replays the first result. The audit row (its subject is
+#: the coat's label, in words) is written with the saved result by :data:`_SAVE_WITH_AUDIT`.
+_OUT_CTE = text(
+    """
+    WITH holder AS (
+        SELECT a.id AS attendee_id, a.name, a.code
+        FROM band b JOIN attendee a ON a.id = b.attendee_id
+        WHERE b.uid = :uid AND b.state = 'active'
+    ), op AS (
+        INSERT INTO operation (op_id, kind, station, staff, correlation_id, created_at, result)
+        SELECT :op_id, 'coat_out', :station, :staff, :correlation_id, now(), '' FROM holder
+        ON CONFLICT DO NOTHING
+        RETURNING created_at
+    ), gone AS (
+        UPDATE coat k
+        SET state = 'collected', out_at = op.created_at, out_op_id = :op_id,
+            out_station = :station, out_staff = :staff, out_id_checked = false
+        FROM holder h, op
+        WHERE k.id = :coat_id AND k.state = 'in' AND k.attendee_id = h.attendee_id
+        RETURNING k.id, k.attendee_id, k.state, k.rack_id, k.hanger, k.paper_tag, k.in_at,
+                  k.in_station, k.out_at, k.out_station, k.out_staff, k.out_id_checked
+    ), advanced AS (
+        UPDATE station SET change_seq = change_seq + 1
+        WHERE name = :station AND EXISTS (SELECT 1 FROM gone)
+    )
+    SELECT o.id, o.attendee_id, h.name, h.code, o.state, o.rack_id, o.hanger, o.paper_tag,
+           o.in_at, o.in_station, o.out_at, o.out_station, o.out_staff, o.out_id_checked,
+           r.name AS rack_name, r.out_of_service_at,
+           COALESCE((SELECT e.timezone FROM event e ORDER BY e.id LIMIT 1), 'UTC') AS timezone
+    FROM gone o CROSS JOIN holder h LEFT JOIN rack r ON r.id = o.rack_id
+    """
+).columns(*_fast_columns(*_TICKET_COLUMNS, "timezone"))
+
+#: The one-statement paths' second round trip: the operation's result, as the step path saves it.
+_SAVE_TICKET = text("UPDATE operation SET result = :result WHERE op_id = :op_id")
+#: The same with the operation's audit row (at the transaction's time: the step path's ``now``).
+_SAVE_WITH_AUDIT = text(
+    """
+    WITH aud AS (
+        INSERT INTO audit (at, station, staff, correlation_id, action, subject, detail)
+        VALUES (now(), :station, :staff, :correlation_id, :action, :subject, :detail)
+    )
+    UPDATE operation SET result = :result WHERE op_id = :op_id
+    """
+)
+
+
+def _tap_in_one_statement(store: Store, actor: Actor, band_uid: str) -> CoatTicket | None:
+    """The common case of :func:`coat_tap` on PostgreSQL, or None to take the step path."""
+
+    def attempt(conn: Connection) -> CoatTicket:
+        row = conn.execute(
+            _TAP_CTE,
+            {
+                "uid": band_uid,
+                "op_id": actor.op_id,
+                "station": actor.station,
+                "staff": actor.staff,
+                "correlation_id": actor.correlation_id,
+            },
+        ).first()
+        if row is None:
+            raise Fallback  # a refusal, no room, an instalment due or a retried operation id
+        note = ""
+        if row.full_racks:
+            note = _("{racks} full: this coat goes on {rack}.").format(
+                racks=", ".join(row.full_racks), rack=row.rack_name
+            )
+        result = _ticket(row, row.timezone, row.action, note)
+        conn.execute(_SAVE_TICKET, {"op_id": actor.op_id, "result": codec.dump(result)})
+        return result
+
+    return store.run_one_statement(actor, attempt)
+
+
+def _out_in_one_statement(
+    store: Store, actor: Actor, coat_id: int, band_uid: str
+) -> CoatTicket | None:
+    """:func:`coat_out` by band on PostgreSQL, or None to take the step path."""
+
+    def attempt(conn: Connection) -> CoatTicket:
+        row = conn.execute(
+            _OUT_CTE,
+            {
+                "uid": band_uid,
+                "coat_id": coat_id,
+                "op_id": actor.op_id,
+                "station": actor.station,
+                "staff": actor.staff,
+                "correlation_id": actor.correlation_id,
+            },
+        ).first()
+        if row is None:
+            raise Fallback  # a refusal to explain, or a retried operation id
+        result = _ticket(row, row.timezone, "out")
+        # The audit row exactly as the step path's store.audit(..., "coat_out", coat.label, ...).
+        detail = {
+            "attendee_id": result.attendee_id,
+            "coat_id": coat_id,
+            "proof": "band",
+            "checked_by": None,
+        }
+        conn.execute(
+            _SAVE_WITH_AUDIT,
+            {
+                "station": actor.station,
+                "staff": actor.staff,
+                "correlation_id": actor.correlation_id,
+                "action": "coat_out",
+                "subject": result.label[:200],
+                "detail": json.dumps(detail, ensure_ascii=False, default=str),
+                "result": codec.dump(result),
+                "op_id": actor.op_id,
+            },
+        )
+        return result
+
+    return store.run_one_statement(actor, attempt)
 
 
 # -- paper mode and reconciliation -------------------------------------------------------------
