@@ -52,6 +52,7 @@ from sqlalchemy.sql.elements import ColumnClause
 from store import codec, credit
 from store.context import Actor
 from store.desk import _timezone, find_by_code, local_time
+from store.driver import DriverConnection
 from store.errors import DomainError, NotFound, Refused
 from store.i18n import _
 from store.invites import normalise_code, parse_scan
@@ -1113,7 +1114,7 @@ _SAVE_WITH_AUDIT = text(
 def _tap_in_one_statement(store: Store, actor: Actor, band_uid: str) -> CoatTicket | None:
     """The common case of :func:`coat_tap` on PostgreSQL, or None to take the step path."""
 
-    def attempt(conn: Connection) -> CoatTicket:
+    def attempt(conn: DriverConnection) -> CoatTicket:
         row = conn.execute(
             _TAP_CTE,
             {
@@ -1143,7 +1144,7 @@ def _out_in_one_statement(
 ) -> CoatTicket | None:
     """:func:`coat_out` by band on PostgreSQL, or None to take the step path."""
 
-    def attempt(conn: Connection) -> CoatTicket:
+    def attempt(conn: DriverConnection) -> CoatTicket:
         row = conn.execute(
             _OUT_CTE,
             {

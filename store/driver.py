@@ -8,8 +8,10 @@ the whole event's throughput. So those statements go through :class:`DriverConne
 offers the little of ``Connection`` they use: ``execute(text(...), params)`` returning
 ``first()``/``one()``/``scalar()``/``all()``/``rowcount``, rows read by attribute.
 
-Only ``text()`` statements are accepted: a Core construct may carry bind processors (types) that
-only SQLAlchemy's execution applies, so running one here could store a different value.
+Only ``text()`` statements are accepted (with ``.columns()`` too): a Core construct may carry
+bind processors (types) that only SQLAlchemy's execution applies, so running one here could
+store a different value. Result types are not applied either: times come back as the driver
+reads them, in UTC because every PostgreSQL session is set to UTC (store/engine.py).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from psycopg import Cursor
 from psycopg.rows import namedtuple_row
 from sqlalchemy import Engine
 from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.sql.selectable import TextualSelect
 
 __all__ = ["DriverConnection", "DriverResult", "before_execute"]
 
@@ -30,15 +33,15 @@ __all__ = ["DriverConnection", "DriverResult", "before_execute"]
 before_execute: list[Callable[[PsycopgConnection[Any], str], None]] = []
 
 #: Each prebuilt statement's SQL in the driver's parameter style, compiled once.
-_compiled: dict[int, tuple[TextClause, str]] = {}
+_compiled: dict[int, tuple[TextClause | TextualSelect, str]] = {}
 
 
-def driver_sql(engine: Engine, statement: TextClause) -> str:
+def driver_sql(engine: Engine, statement: TextClause | TextualSelect) -> str:
     """``statement`` as psycopg SQL (``%(name)s`` parameters), compiled once per statement."""
     cached = _compiled.get(id(statement))
     if cached is not None and cached[0] is statement:
         return cached[1]
-    if not isinstance(statement, TextClause):
+    if not isinstance(statement, TextClause | TextualSelect):
         raise TypeError("one-statement paths send prebuilt text() statements only")
     sql = str(statement.compile(dialect=engine.dialect))
     _compiled[id(statement)] = (statement, sql)  # keeps the statement alive: the id stays valid
@@ -79,7 +82,9 @@ class DriverConnection:
         self.engine = engine
         self._raw = raw
 
-    def execute(self, statement: TextClause, params: Mapping[str, Any] | None = None) -> Any:
+    def execute(
+        self, statement: TextClause | TextualSelect, params: Mapping[str, Any] | None = None
+    ) -> Any:
         sql = driver_sql(self.engine, statement)
         for listener in before_execute:
             listener(self._raw, sql)

@@ -87,12 +87,21 @@ def _sqlite_engine(url: URL) -> Engine:
 def _postgres_engine(url: URL) -> Engine:
     # No pool_pre_ping: it costs a round trip on every operation. A connection that died with
     # the server fails its next statement instead, which the caller reports as "unreachable".
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=4,
         max_overflow=4,
         connect_args={"connect_timeout": 5, "application_name": "tapdesk"},
     )
+
+    @event.listens_for(engine, "connect")
+    def _utc(dbapi_connection: Any, _record: Any) -> None:
+        # Times read straight through the driver (store/driver.py) come back in the session's
+        # time zone: make it UTC whatever the server's default, as every stored time is.
+        dbapi_connection.execute("SET TIME ZONE 'UTC'")
+        dbapi_connection.commit()
+
+    return engine
 
 
 class Database:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select, text, update
 
-from store import codec, credit
+from store import codec, credit, driver
 from store.bands import block_band
 from store.coats import (
     CoatTicket,
@@ -69,9 +69,16 @@ class Statements:
     def _seen(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         self.sent.append(statement.lstrip())
 
+    def _seen_by_driver(self, raw: Any, statement: str) -> None:
+        self.sent.append(statement.lstrip())  # the one-statement paths (store/driver.py)
+
     def during(self, call: Callable[[], Any]) -> tuple[Any, list[str]]:
         self.sent.clear()
-        result = call()
+        driver.before_execute.append(self._seen_by_driver)
+        try:
+            result = call()
+        finally:
+            driver.before_execute.remove(self._seen_by_driver)
         return result, list(self.sent)
 
 
