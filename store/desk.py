@@ -10,19 +10,26 @@ can act on. What two desks could race on is decided by the database:
   band (and the partial unique index allows one active band per attendee);
 - pre-event points are taken by ``UPDATE pending_points ... WHERE posted_op_id IS NULL``, so each
   row is posted once, whoever tries and however often.
+
+On PostgreSQL the common check-in and the common bind are each ONE statement (data-modifying
+CTEs with the same guards, through :meth:`~store.service.Store.run_one_statement`); anything
+unusual rolls back and takes the step-by-step path, which words the refusal.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select, text, update
+from sqlalchemy.engine import Row
 from sqlalchemy.exc import DataError
+from sqlalchemy.sql.elements import TextClause
 
 from store import codec
 from store.context import Actor
@@ -50,6 +57,8 @@ __all__ = [
     "undo_last_check_in",
     "valid_email",
 ]
+
+R = TypeVar("R")
 
 attendee_t: Table = Attendee.__table__  # type: ignore[attr-defined]
 band_t: Table = Band.__table__  # type: ignore[attr-defined]
@@ -851,9 +860,10 @@ _ASCII = "^[ -~]*$"
 _ISO_UTC = """to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') || '+00:00'"""
 
 
-def _compact(sql: str) -> Any:
+def _compact(sql: str) -> TextClause:
     """A prebuilt statement with its white space collapsed: the driver caches the conversion
-    of its placeholders only for statements up to 4 kB (no literal here holds two spaces)."""
+    of its placeholders only for statements up to 4 kB. (No literal or comment in these
+    statements depends on white space.)"""
     return text(" ".join(sql.split()))
 
 
@@ -868,17 +878,20 @@ def _compact(sql: str) -> Any:
 #: The colour: ``_Rules.colour_for`` folds case with ``str.casefold``, which SQL cannot copy in
 #: general. When the person's field and every colour group's fields are printable ASCII,
 #: folding is A-Z to a-z (``translate``), so the rule is applied exactly, default colour
-#: included. Otherwise only an exact match of the field as the event file spells it is taken:
-#: the event file loader refuses one field (case folded) under two colours, so that match is
-#: the rule's colour; anything else (no exact match) falls back.
+#: included; comparisons are bytewise (``COLLATE "C"``). Otherwise only an exact match of the
+#: field as the event file spells it is taken: the event file loader refuses one field (case
+#: folded) under two colours, so that match is the rule's colour; no exact match falls back.
 _CHECK_IN_CTE = _compact(
     f"""
 WITH person AS (
     SELECT a.id, a.name, a.field FROM attendee a
     WHERE a.id = :attendee_id AND a.active AND a.checked_in_at IS NULL AND a.field <> ''
 ), ev AS (
-    SELECT e.timezone, NULLIF(e.settings, '')::jsonb #>> '{{colours,default}}' AS default_colour
-    FROM event e ORDER BY e.id LIMIT 1
+    SELECT e.timezone,
+           CASE WHEN jsonb_typeof(s.settings #> '{{colours,default}}') = 'string'
+                THEN s.settings #>> '{{colours,default}}' END AS default_colour
+    FROM event e, LATERAL (SELECT NULLIF(e.settings, '')::jsonb AS settings) s
+    ORDER BY e.id LIMIT 1
 ), pal AS (
     SELECT g.id, g.name, g.name_ru, g.hex, g.position, g.fields
     FROM colour_group g WHERE g.active
@@ -888,9 +901,9 @@ WITH person AS (
 ), rule AS (
     SELECT pal.* FROM pal, person p, mode m
     WHERE CASE WHEN m.folded
-          THEN translate(p.field, '{_UPPER}', '{_LOWER}')
+          THEN translate(p.field, '{_UPPER}', '{_LOWER}') COLLATE "C"
                = ANY(string_to_array(translate(pal.fields, '{_UPPER}', '{_LOWER}'), ';'))
-          ELSE p.field = ANY(string_to_array(pal.fields, ';')) END
+          ELSE p.field COLLATE "C" = ANY(string_to_array(pal.fields, ';')) END
     ORDER BY pal.position, pal.id
     LIMIT 1
 ), chosen AS (
@@ -898,7 +911,8 @@ WITH person AS (
     UNION ALL
     (SELECT pal.* FROM pal, mode m
      WHERE m.folded AND NOT EXISTS (SELECT 1 FROM rule)
-     ORDER BY pal.id = (SELECT default_colour FROM ev) DESC NULLS LAST, pal.position, pal.id
+     ORDER BY pal.id COLLATE "C" = (SELECT default_colour FROM ev) DESC NULLS LAST,
+              pal.position, pal.id
      LIMIT 1)
 ), marked AS (
     UPDATE attendee a
@@ -964,12 +978,12 @@ _SAVE_RESULT = text("UPDATE operation SET result = :result WHERE op_id = :op_id"
 def _one_statement(
     store: Store,
     actor: Actor,
-    statement: Any,
+    statement: TextClause,
     params: dict[str, Any],
-    build: Any,
+    build: Callable[[Row[Any]], R],
     *,
     issuer: bool = False,
-) -> Any:
+) -> R | None:
     """Run ``statement`` through :meth:`Store.run_one_statement`; ``build`` makes the result.
 
     ``build(row)`` returns the result the step path would return from the statement's row; the
@@ -978,7 +992,7 @@ def _one_statement(
     None when the step path must run.
     """
 
-    def attempt(conn: Connection) -> Any:
+    def attempt(conn: Connection) -> R:
         values = {
             **params,
             "op_id": actor.op_id,
@@ -1028,10 +1042,7 @@ def _check_in_in_one_statement(
             pending_points=int(row.pending),
         )
 
-    result: CheckInResult | None = _one_statement(
-        store, actor, _CHECK_IN_CTE, {"attendee_id": attendee_id}, build
-    )
-    return result
+    return _one_statement(store, actor, _CHECK_IN_CTE, {"attendee_id": attendee_id}, build)
 
 
 #: The common bind as ONE statement: a person checked in at a desk (their current ``check_in``
@@ -1146,7 +1157,7 @@ def _bind_in_one_statement(
             row.now.astimezone(UTC),
         )
 
-    result: BindResult | None = _one_statement(
+    return _one_statement(
         store,
         actor,
         _BIND_CTE,
@@ -1154,7 +1165,6 @@ def _bind_in_one_statement(
         build,
         issuer=True,
     )
-    return result
 
 
 # -- undo ---------------------------------------------------------------------------------------

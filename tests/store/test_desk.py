@@ -548,7 +548,7 @@ def check_in_row(store: Store, attendee_id: int) -> tuple[Any, ...]:
 
 
 def check_in_both_ways(
-    store: Store, field: str, pending: tuple[int, ...] = ()
+    store: Store, field: str, pending: tuple[int, ...] = (), staff: str | None = "Vera"
 ) -> tuple[CheckInResult, CheckInResult, list[str]]:
     """The same person checked in on the one-statement path and on the step path.
 
@@ -568,7 +568,7 @@ def check_in_both_ways(
         )
         if pending:
             add_pending(store, attendee, *pending)
-        actor = desk()
+        actor = desk(staff=staff)
         with sent(store) as seen:
             result = check_in(store, actor, attendee)
         if fast:
@@ -578,13 +578,13 @@ def check_in_both_ways(
         saved, audit = stored(store, actor)
         assert saved == codec.dump(result)
         assert audit == [
-            ("check_in", str(attendee), f'{{"colour": "{result.colour_id}"}}', "desk-1", "Vera")
+            ("check_in", str(attendee), f'{{"colour": "{result.colour_id}"}}', "desk-1", staff)
         ]
         row = check_in_row(store, attendee)
         assert row == (
             result.at,
             "desk-1",
-            "Vera",
+            staff,
             result.colour_id,
             result.colour_id,
             None,
@@ -594,7 +594,7 @@ def check_in_both_ways(
             actor.op_id,
             result.at,
             "desk-1",
-            "Vera",
+            staff,
             result.colour_id,
         )
         assert result.at_local == hhmm(result.at)
@@ -717,7 +717,7 @@ def test_one_statement_check_in_falls_back_on_a_zone_the_database_does_not_know(
 
 
 def bind_both_ways(
-    store: Store, pending: tuple[int, ...]
+    store: Store, pending: tuple[int, ...], staff: str | None = "Vera"
 ) -> tuple[BindResult, BindResult, list[str]]:
     """The same bind on the one-statement path and on the step path; compares what they wrote."""
     results = []
@@ -728,7 +728,7 @@ def bind_both_ways(
         add_pending(store, attendee, *pending)
         check_in(store, desk(), attendee)
         store.one_statement = fast
-        actor, uid = desk(), (UID, OTHER_UID)[n]
+        actor, uid = desk(staff=staff), (UID, OTHER_UID)[n]
         with sent(store) as seen:
             result = bind_band(store, actor, attendee, uid.lower())
         if fast:
@@ -741,7 +741,7 @@ def bind_both_ways(
                 uid,
                 f'{{"attendee_id": {attendee}, "points": {sum(pending)}}}',
                 "desk-1",
-                "Vera",
+                staff,
             )
         ]
         row = check_in_row(store, attendee)
@@ -754,7 +754,7 @@ def bind_both_ways(
                 ),
                 {"u": uid},
             ).one()
-            assert tuple(band) == (attendee, "active", "", result.at, "desk-1", "Vera", result.at)
+            assert tuple(band) == (attendee, "active", "", result.at, "desk-1", staff, result.at)
             posted = conn.execute(
                 text("SELECT points FROM pending_points WHERE posted_op_id = :op ORDER BY id"),
                 {"op": actor.op_id},
@@ -793,6 +793,14 @@ def test_one_statement_bind_equals_the_step_path(pg_event: Store, pending: tuple
     fast, _step, seen = bind_both_ways(pg_event, pending)
     assert took_fast_path(seen, FAST_BIND)
     assert fast.points_posted == sum(pending)
+
+
+@pytest.mark.postgres
+def test_one_statement_path_without_a_staff_name(pg_event: Store) -> None:
+    fast, step, seen = check_in_both_ways(pg_event, "qa", staff=None)
+    assert took_fast_path(seen, FAST_CHECK_IN) and fast.staff is None is step.staff
+    bound, _step, seen = bind_both_ways(pg_event, (5,), staff=None)
+    assert took_fast_path(seen, FAST_BIND) and bound.points_posted == 5
 
 
 @pytest.mark.postgres
