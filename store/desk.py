@@ -10,19 +10,28 @@ can act on. What two desks could race on is decided by the database:
   band (and the partial unique index allows one active band per attendee);
 - pre-event points are taken by ``UPDATE pending_points ... WHERE posted_op_id IS NULL``, so each
   row is posted once, whoever tries and however often.
+
+On PostgreSQL the common check-in and the common bind are each ONE statement (data-modifying
+CTEs with the same guards, through :meth:`~store.service.Store.run_one_statement`); anything
+unusual rolls back and takes the step-by-step path, which words the refusal.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select, text, update
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import DataError
+from sqlalchemy.sql.elements import TextClause
 
+from store import codec
 from store.context import Actor
 from store.errors import NotFound, Refused
 from store.i18n import _
@@ -30,7 +39,7 @@ from store.invites import new_code, normalise_code, parse_scan
 from store.ledger import account_t, insert_ignore, post_transfer, system_account_id, transfer_t
 from store.models import Attendee, Band, CheckIn, ColourGroup, Event, PendingPoints
 from store.search import index_attendees
-from store.service import Store
+from store.service import Fallback, Store
 
 __all__ = [
     "AlreadyRegistered",
@@ -48,6 +57,8 @@ __all__ = [
     "undo_last_check_in",
     "valid_email",
 ]
+
+R = TypeVar("R")
 
 attendee_t: Table = Attendee.__table__  # type: ignore[attr-defined]
 band_t: Table = Band.__table__  # type: ignore[attr-defined]
@@ -410,6 +421,10 @@ def check_in(store: Store, actor: Actor, attendee_id: int) -> CheckInResult:
     no group lists). Refused when the person is already checked in (saying when, where and by
     whom, in the event's time zone) or when the registration was cancelled.
     """
+    if store.one_statement:
+        fast = _check_in_in_one_statement(store, actor, attendee_id)
+        if fast is not None:
+            return fast
 
     def work(conn: Connection, now: datetime) -> CheckInResult:
         rules = _rules(conn)
@@ -741,6 +756,10 @@ def bind_band(store: Store, actor: Actor, attendee_id: int, uid: str) -> BindRes
     A returned band can be bound again.
     """
     band_uid = uid.strip().upper()
+    if store.one_statement and _UID.match(band_uid):
+        fast = _bind_in_one_statement(store, actor, attendee_id, band_uid)
+        if fast is not None:
+            return fast
 
     def work(conn: Connection, now: datetime) -> BindResult:
         if not _UID.match(band_uid):
@@ -827,6 +846,325 @@ def bind_band(store: Store, actor: Actor, attendee_id: int, uid: str) -> BindRes
         return BindResult(band_uid, attendee_id, person.name, balance, total, transfer_id, now)
 
     return store.run(actor, "bind_band", work, BindResult)
+
+
+# -- check-in and bind in one statement (PostgreSQL) --------------------------------------------
+
+#: ASCII upper and lower case: for ASCII text, ``str.casefold`` is exactly this mapping, which
+#: ``translate()`` applies whatever the database's ctype (``lower()`` depends on it).
+_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+#: Printable ASCII only (a range of code points: no locale involved).
+_ASCII = "^[ -~]*$"
+#: An ISO timestamp as ``datetime.isoformat`` writes an aware UTC one (with microseconds).
+_ISO_UTC = """to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') || '+00:00'"""
+
+
+def _compact(sql: str) -> TextClause:
+    """A prebuilt statement with its white space collapsed: the driver caches the conversion
+    of its placeholders only for statements up to 4 kB. (No literal or comment in these
+    statements depends on white space.)"""
+    return text(" ".join(sql.split()))
+
+
+#: The common check-in as ONE statement (data-modifying CTEs): an active person not checked in
+#: yet; the colour of their field by the event's rule (see below); the guarded UPDATE of
+#: ``attendee ... WHERE checked_in_at IS NULL``; the ``check_in`` row (its partial unique index
+#: allows one current check-in per person); the audit row; the operation row with its result as
+#: ``codec.dump`` writes it; the station's change counter. When any part is missing — a
+#: refusal to explain, a retried operation id, a colour the statement cannot decide exactly —
+#: the caller rolls everything back and takes the step-by-step path.
+#:
+#: The colour: ``_Rules.colour_for`` folds case with ``str.casefold``, which SQL cannot copy in
+#: general. When the person's field and every colour group's fields are printable ASCII,
+#: folding is A-Z to a-z (``translate``), so the rule is applied exactly, default colour
+#: included; comparisons are bytewise (``COLLATE "C"``). Otherwise only an exact match of the
+#: field as the event file spells it is taken: the event file loader refuses one field (case
+#: folded) under two colours, so that match is the rule's colour; no exact match falls back.
+_CHECK_IN_CTE = _compact(
+    f"""
+WITH person AS (
+    SELECT a.id, a.name, a.field FROM attendee a
+    WHERE a.id = :attendee_id AND a.active AND a.checked_in_at IS NULL AND a.field <> ''
+), ev AS (
+    SELECT e.timezone,
+           CASE WHEN jsonb_typeof(s.settings #> '{{colours,default}}') = 'string'
+                THEN s.settings #>> '{{colours,default}}' END AS default_colour
+    FROM event e, LATERAL (SELECT NULLIF(e.settings, '')::jsonb AS settings) s
+    ORDER BY e.id LIMIT 1
+), pal AS (
+    SELECT g.id, g.name, g.name_ru, g.hex, g.position, g.fields
+    FROM colour_group g WHERE g.active
+), mode AS (
+    SELECT bool_and(pal.fields ~ '{_ASCII}') AND bool_and(p.field ~ '{_ASCII}') AS folded
+    FROM pal, person p
+), rule AS (
+    SELECT pal.* FROM pal, person p, mode m
+    WHERE CASE WHEN m.folded
+          THEN translate(p.field, '{_UPPER}', '{_LOWER}') COLLATE "C"
+               = ANY(string_to_array(translate(pal.fields, '{_UPPER}', '{_LOWER}'), ';'))
+          ELSE p.field COLLATE "C" = ANY(string_to_array(pal.fields, ';')) END
+    ORDER BY pal.position, pal.id
+    LIMIT 1
+), chosen AS (
+    SELECT * FROM rule
+    UNION ALL
+    (SELECT pal.* FROM pal, mode m
+     WHERE m.folded AND NOT EXISTS (SELECT 1 FROM rule)
+     ORDER BY pal.id COLLATE "C" = (SELECT default_colour FROM ev) DESC NULLS LAST,
+              pal.position, pal.id
+     LIMIT 1)
+), marked AS (
+    UPDATE attendee a
+    SET checked_in_at = now(), checked_in_station = :station, checked_in_staff = :staff,
+        colour = c.id
+    FROM chosen c
+    WHERE a.id = :attendee_id AND a.checked_in_at IS NULL
+    RETURNING a.id, a.name, c.id AS colour_id, c.name AS colour_name,
+              c.name_ru AS colour_name_ru, c.hex AS colour_hex
+), recorded AS (
+    INSERT INTO check_in (op_id, attendee_id, at, station, staff, rule_colour, colour,
+                          pre_event_points)
+    SELECT :op_id, m.id, now(), :station, :staff, m.colour_id, m.colour_id, 0 FROM marked m
+    RETURNING attendee_id
+), pending AS (
+    SELECT coalesce(sum(pp.points), 0) AS total FROM pending_points pp
+    WHERE pp.attendee_id = :attendee_id AND pp.posted_op_id IS NULL
+), colours AS (
+    SELECT array_agg(pal.id ORDER BY pal.position, pal.id) AS ids,
+           string_agg(to_json(pal.id)::text, ', ' ORDER BY pal.position, pal.id) AS json
+    FROM pal
+), op AS (
+    INSERT INTO operation (op_id, kind, station, staff, correlation_id, created_at, result)
+    SELECT :op_id, 'check_in', :station, :staff, :correlation_id, now(),
+        '{{"at": "' || {_ISO_UTC}
+        || '", "at_local": "'
+        || to_char(now() AT TIME ZONE coalesce((SELECT timezone FROM ev), 'UTC'), 'HH24:MI')
+        || '", "attendee_id": ' || m.id
+        || ', "colour_hex": ' || to_json(m.colour_hex)::text
+        || ', "colour_id": ' || to_json(m.colour_id)::text
+        || ', "colour_name": ' || to_json(m.colour_name)::text
+        || ', "colour_name_ru": ' || coalesce(to_json(m.colour_name_ru)::text, 'null')
+        || ', "colours": [' || cs.json
+        || '], "name": ' || to_json(m.name)::text
+        || ', "overridden": false, "pending_points": ' || pd.total
+        || ', "rule_colour_id": ' || to_json(m.colour_id)::text
+        || ', "staff": ' || coalesce(to_json(CAST(:staff AS text))::text, 'null')
+        || ', "station": ' || to_json(CAST(:station AS text))::text || '}}'
+    FROM marked m, pending pd, colours cs
+    WHERE EXISTS (SELECT 1 FROM recorded)
+    ON CONFLICT DO NOTHING
+    RETURNING result
+), audited AS (
+    INSERT INTO audit (at, station, staff, correlation_id, action, subject, detail)
+    SELECT now(), :station, :staff, :correlation_id, 'check_in', CAST(m.id AS text),
+           '{{"colour": ' || to_json(m.colour_id)::text || '}}'
+    FROM marked m WHERE EXISTS (SELECT 1 FROM op)
+), advanced AS (
+    UPDATE station SET change_seq = change_seq + 1
+    WHERE name = :station AND EXISTS (SELECT 1 FROM op)
+)
+SELECT m.id, m.name, m.colour_id, m.colour_name, m.colour_name_ru, m.colour_hex,
+       now() AS now, cs.ids AS colours, pd.total AS pending,
+       (SELECT timezone FROM ev) AS timezone, (SELECT result FROM op) AS result
+FROM marked m, pending pd, colours cs
+"""
+)
+#: The stored result, when the statement's JSON is not what ``codec.dump`` writes (a time zone
+#: database that differs from Python's, a moment on a whole second): one more round trip.
+_SAVE_RESULT = text("UPDATE operation SET result = :result WHERE op_id = :op_id")
+
+
+def _one_statement(
+    store: Store,
+    actor: Actor,
+    statement: TextClause,
+    params: dict[str, Any],
+    build: Callable[[Row[Any]], R],
+    *,
+    issuer: bool = False,
+) -> R | None:
+    """Run ``statement`` through :meth:`Store.run_one_statement`; ``build`` makes the result.
+
+    ``build(row)`` returns the result the step path would return from the statement's row; the
+    operation row keeps exactly ``codec.dump`` of it (saved again when the statement's own JSON
+    differs). ``issuer``: the statement takes this station's issuer account as ``:issuer``.
+    None when the step path must run.
+    """
+
+    def attempt(conn: Connection) -> R:
+        values = {
+            **params,
+            "op_id": actor.op_id,
+            "station": actor.station,
+            "staff": actor.staff,
+            "correlation_id": actor.correlation_id,
+        }
+        if issuer:
+            values["issuer"] = system_account_id(conn, "issuer", actor.station)
+        try:
+            row = conn.execute(statement, values).first()
+        except DataError as exc:
+            # A time zone or settings the database cannot read: the step path can.
+            raise Fallback from exc
+        if row is None or row.result is None:
+            raise Fallback  # nothing to keep: a refusal, a retried operation id, a race lost
+        result = build(row)
+        dumped = codec.dump(result)
+        if dumped != row.result:
+            conn.execute(_SAVE_RESULT, {"op_id": actor.op_id, "result": dumped})
+        return result
+
+    return store.run_one_statement(actor, attempt)
+
+
+def _check_in_in_one_statement(
+    store: Store, actor: Actor, attendee_id: int
+) -> CheckInResult | None:
+    """The common case of :func:`check_in` on PostgreSQL in one round trip, or None."""
+
+    def build(row: Any) -> CheckInResult:
+        now = row.now.astimezone(UTC)
+        return CheckInResult(
+            attendee_id=int(row.id),
+            name=row.name,
+            at=now,
+            at_local=local_time(now, row.timezone or "UTC"),
+            station=actor.station,
+            staff=actor.staff,
+            colour_id=row.colour_id,
+            colour_name=row.colour_name,
+            colour_name_ru=row.colour_name_ru,
+            colour_hex=row.colour_hex,
+            rule_colour_id=row.colour_id,
+            overridden=False,
+            colours=tuple(row.colours),
+            pending_points=int(row.pending),
+        )
+
+    return _one_statement(store, actor, _CHECK_IN_CTE, {"attendee_id": attendee_id}, build)
+
+
+#: The common bind as ONE statement: a person checked in at a desk (their current ``check_in``
+#: row has no band yet) and without an active band; a band UID never seen before, claimed by
+#: ``INSERT ... ON CONFLICT DO NOTHING`` (its primary key and the partial unique index of one
+#: active band per person decide a race); every waiting pre-event row taken by the guarded
+#: ``UPDATE pending_points ... WHERE posted_op_id IS NULL`` and posted as ONE transfer from this
+#: station's issuer (both balances in one guarded UPDATE, as ``post_transfer`` does); the
+#: guarded ``UPDATE check_in ... WHERE band_uid IS NULL AND undone_at IS NULL``; the audit row;
+#: the operation row with its result; the station's change counter. Each part depends on the
+#: one before; when anything is missing — a band seen before (returned, blocked, someone
+#: else's), no check-in row, a refusal, a retried operation id, a race lost — the caller rolls
+#: everything back and takes the step-by-step path, which explains it.
+_BIND_CTE = _compact(
+    f"""
+WITH person AS (
+    SELECT a.id, a.name, c.id AS account_id, c.balance, ci.id AS check_in_id
+    FROM attendee a
+    JOIN account c ON c.attendee_id = a.id
+    JOIN check_in ci ON ci.attendee_id = a.id AND ci.undone_at IS NULL
+    WHERE a.id = :attendee_id AND a.checked_in_at IS NOT NULL AND ci.band_uid IS NULL
+      AND NOT EXISTS (SELECT 1 FROM band b WHERE b.attendee_id = a.id AND b.state = 'active')
+      AND NOT EXISTS (SELECT 1 FROM band b WHERE b.uid = :uid)
+), claimed AS (
+    INSERT INTO band (uid, attendee_id, state, state_reason, state_at, state_station,
+                      state_staff, bound_at)
+    SELECT :uid, p.id, 'active', '', now(), :station, :staff, now() FROM person p
+    ON CONFLICT DO NOTHING
+    RETURNING uid
+), taken AS (
+    UPDATE pending_points pp SET posted_op_id = :op_id
+    FROM claimed
+    WHERE pp.attendee_id = :attendee_id AND pp.posted_op_id IS NULL
+    RETURNING pp.points
+), total AS (
+    SELECT CAST(coalesce(sum(points), 0) AS integer) AS points, count(*) AS entries FROM taken
+), moved AS (
+    UPDATE account
+    SET balance = account.balance
+        + CASE WHEN account.id = p.account_id THEN t.points ELSE -t.points END
+    FROM person p, total t, claimed
+    WHERE t.points > 0 AND account.id IN (:issuer, p.account_id)
+      AND (account.id = p.account_id OR account.floor IS NULL
+           OR account.balance - t.points >= account.floor)
+    RETURNING account.id, account.balance
+), posted AS (
+    INSERT INTO transfer (op_id, seq, debit_account_id, credit_account_id, amount, code,
+                          reference, station, staff, correlation_id, created_at)
+    SELECT :op_id, 0, :issuer, p.account_id, t.points, :code,
+           'pre-event: ' || t.entries || ' entries', :station, :staff, :correlation_id, now()
+    FROM person p, total t
+    WHERE (SELECT count(*) FROM moved) = 2
+    RETURNING id
+), recorded AS (
+    UPDATE check_in ci
+    SET band_uid = :uid, bind_op_id = :op_id, pre_event_transfer_id = (SELECT id FROM posted),
+        pre_event_points = t.points
+    FROM person p, total t, claimed
+    WHERE ci.id = p.check_in_id AND ci.undone_at IS NULL AND ci.band_uid IS NULL
+      AND (t.points = 0 OR EXISTS (SELECT 1 FROM posted))
+    RETURNING ci.id
+), bound AS (
+    SELECT p.id, p.name, t.points, (SELECT id FROM posted) AS transfer_id,
+           CASE WHEN t.points > 0
+                THEN (SELECT balance FROM moved WHERE moved.id = p.account_id)
+                ELSE p.balance END AS balance
+    FROM person p, total t
+    WHERE EXISTS (SELECT 1 FROM recorded)
+), op AS (
+    INSERT INTO operation (op_id, kind, station, staff, correlation_id, created_at, result)
+    SELECT :op_id, 'bind_band', :station, :staff, :correlation_id, now(),
+        '{{"at": "' || {_ISO_UTC}
+        || '", "attendee_id": ' || b.id
+        || ', "balance": ' || b.balance
+        || ', "name": ' || to_json(b.name)::text
+        || ', "points_posted": ' || b.points
+        || ', "transfer_id": ' || coalesce(CAST(b.transfer_id AS text), 'null')
+        || ', "uid": ' || to_json(CAST(:uid AS text))::text || '}}'
+    FROM bound b
+    ON CONFLICT DO NOTHING
+    RETURNING result
+), audited AS (
+    INSERT INTO audit (at, station, staff, correlation_id, action, subject, detail)
+    SELECT now(), :station, :staff, :correlation_id, 'bind_band', :uid,
+           '{{"attendee_id": ' || b.id || ', "points": ' || b.points || '}}'
+    FROM bound b WHERE EXISTS (SELECT 1 FROM op)
+), advanced AS (
+    UPDATE station SET change_seq = change_seq + 1
+    WHERE name = :station AND EXISTS (SELECT 1 FROM op)
+)
+SELECT b.id, b.name, b.points, b.transfer_id, b.balance, now() AS now,
+       (SELECT result FROM op) AS result
+FROM bound b
+"""
+)
+
+
+def _bind_in_one_statement(
+    store: Store, actor: Actor, attendee_id: int, band_uid: str
+) -> BindResult | None:
+    """The common case of :func:`bind_band` on PostgreSQL in one round trip, or None."""
+
+    def build(row: Any) -> BindResult:
+        transfer_id = int(row.transfer_id) if row.transfer_id is not None else None
+        return BindResult(
+            band_uid,
+            int(row.id),
+            row.name,
+            int(row.balance),
+            int(row.points),
+            transfer_id,
+            row.now.astimezone(UTC),
+        )
+
+    return _one_statement(
+        store,
+        actor,
+        _BIND_CTE,
+        {"attendee_id": attendee_id, "uid": band_uid, "code": PRE_EVENT_CODE},
+        build,
+        issuer=True,
+    )
 
 
 # -- undo ---------------------------------------------------------------------------------------
