@@ -26,13 +26,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import psycopg
 from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select, text, update
-from sqlalchemy.engine import Row
-from sqlalchemy.exc import DataError
 from sqlalchemy.sql.elements import TextClause
 
 from store import codec
 from store.context import Actor
+from store.driver import DriverConnection
 from store.errors import NotFound, Refused
 from store.i18n import _
 from store.invites import new_code, normalise_code, parse_scan
@@ -980,7 +980,7 @@ def _one_statement(
     actor: Actor,
     statement: TextClause,
     params: dict[str, Any],
-    build: Callable[[Row[Any]], R],
+    build: Callable[[Any], R],
     *,
     issuer: bool = False,
 ) -> R | None:
@@ -992,7 +992,9 @@ def _one_statement(
     None when the step path must run.
     """
 
-    def attempt(conn: Connection) -> R:
+    issuer_id = store.issuer_id(actor.station) if issuer else None
+
+    def attempt(conn: DriverConnection) -> R:
         values = {
             **params,
             "op_id": actor.op_id,
@@ -1000,11 +1002,11 @@ def _one_statement(
             "staff": actor.staff,
             "correlation_id": actor.correlation_id,
         }
-        if issuer:
-            values["issuer"] = system_account_id(conn, "issuer", actor.station)
+        if issuer_id is not None:
+            values["issuer"] = issuer_id
         try:
             row = conn.execute(statement, values).first()
-        except DataError as exc:
+        except psycopg.DataError as exc:
             # A time zone or settings the database cannot read: the step path can.
             raise Fallback from exc
         if row is None or row.result is None:

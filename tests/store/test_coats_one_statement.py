@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select, text, update
+from sqlalchemy import func, select, text, update
 
-from store import codec, credit, driver
+from store import codec, credit
 from store.bands import block_band
 from store.coats import (
     CoatTicket,
@@ -34,6 +34,7 @@ from store.models import Audit, Coat, Event, Operation, Station, metadata
 from store.points import award
 from store.service import Store
 from tests.factories import add_attendee
+from tests.statements import sent
 from tests.store.test_coats import SMALL, event_with_racks
 
 pytestmark = pytest.mark.postgres
@@ -63,23 +64,12 @@ class Statements:
     """Every SQL statement ``store`` sends, per operation."""
 
     def __init__(self, store: Store) -> None:
-        self.sent: list[str] = []
-        event.listen(store.db.engine, "before_cursor_execute", self._seen)
-
-    def _seen(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        self.sent.append(statement.lstrip())
-
-    def _seen_by_driver(self, raw: Any, statement: str) -> None:
-        self.sent.append(statement.lstrip())  # the one-statement paths (store/driver.py)
+        self.store = store
 
     def during(self, call: Callable[[], Any]) -> tuple[Any, list[str]]:
-        self.sent.clear()
-        driver.before_execute.append(self._seen_by_driver)
-        try:
+        with sent(self.store) as seen:
             result = call()
-        finally:
-            driver.before_execute.remove(self._seen_by_driver)
-        return result, list(self.sent)
+        return result, list(seen)
 
 
 def took_fast_path(sent: list[str]) -> bool:

@@ -7,7 +7,6 @@ import multiprocessing
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,7 +14,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event as sa_event
 from sqlalchemy import insert, select, text
 
 from store import codec
@@ -44,6 +42,7 @@ from store.points import spend, statement
 from store.search import search_attendees
 from store.service import Store
 from tests.factories import add_attendee
+from tests.statements import sent
 
 UID = "04D1D2D3D4D5D6"
 OTHER_UID = "04E1E2E3E4E5E6"
@@ -474,21 +473,6 @@ STEP_CLAIM = "INSERT INTO operation (op_id, kind"
 EPOCH = datetime(2000, 1, 1, tzinfo=ZoneInfo("UTC"))
 #: Invitation codes for namesakes.
 _CODES = itertools.count(1)
-
-
-@contextmanager
-def sent(store: Store) -> Iterator[list[str]]:
-    """Every SQL statement ``store`` sends inside the block."""
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    sa_event.listen(store.db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        sa_event.remove(store.db.engine, "before_cursor_execute", record)
 
 
 def took_fast_path(seen: list[str], marker: str) -> bool:
@@ -927,11 +911,6 @@ def _wait_on_open_statement(
     its locks. Returns what desk 2 got (a result or the refusal) once desk 1 commits, and what
     desk 2 sent."""
     outcome: list[Any] = []
-    seen: list[str] = []
-
-    def record(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            seen.append(statement)
 
     def desk_2() -> None:
         try:
@@ -939,8 +918,7 @@ def _wait_on_open_statement(
         except Refused as refusal:
             outcome.append(refusal)
 
-    sa_event.listen(store.db.engine, "before_cursor_execute", record)
-    try:
+    with sent(store, other_threads_only=True) as seen:
         with store.db.write() as conn:
             row = conn.execute(
                 sql,
@@ -958,8 +936,6 @@ def _wait_on_open_statement(
             time.sleep(0.5)
             assert waiting.is_alive()  # blocked on desk 1's row or index entry
         waiting.join(10)
-    finally:
-        sa_event.remove(store.db.engine, "before_cursor_execute", record)
     return outcome[0], seen
 
 
