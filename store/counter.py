@@ -17,13 +17,13 @@ holds, so two counters cannot hold more units than there are.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, text, update
 
-from store import credit
+from store import codec, credit
 from store.bands import state_text
 from store.context import Actor
 from store.errors import NotFound, Refused
@@ -31,7 +31,7 @@ from store.i18n import _
 from store.ledger import account_t, balance_of, post_transfer, system_account_id, transfer_t
 from store.models import Attendee, Band, CreditPlan, Event, StaffMember
 from store.points import require_active_band
-from store.service import Store
+from store.service import Fallback, Store
 from store.stock import (
     drop_t,
     hold_t,
@@ -717,6 +717,10 @@ def redeem(store: Store, actor: Actor, attendee_id: int, prize_id: str) -> Redee
     took the last unit a moment earlier ("just sold out") —, when the attendee has too few points,
     when they reached the per-person limit, or when their band is not active.
     """
+    if store.one_statement:
+        fast = _redeem_in_two_statements(store, actor, attendee_id, prize_id)
+        if fast is not None:
+            return fast
 
     def work(conn: Connection, now: datetime) -> Redeemed:
         holder = _holder(conn, attendee_id)
@@ -752,6 +756,148 @@ def redeem(store: Store, actor: Actor, attendee_id: int, prize_id: str) -> Redee
         )
 
     return store.run(actor, "redeem", work, Redeemed)
+
+
+# -- a redemption in two statements (PostgreSQL) -------------------------------------------------
+
+#: The first half of a redemption (PostgreSQL's data-modifying CTEs), for the hot path: the
+#: holder of an active band with no pay-in-four plan; the operation row claimed (ON CONFLICT DO
+#: NOTHING); one unit taken by the stock's guarded UPDATE; both balances moved, the debit guarded
+#: by the account's floor; the transfer written; an id for the redemption drawn. Each part needs
+#: the one before, and the locks are taken in the step path's order (the prize row, then the
+#: accounts). No row back — a refusal, a retried operation id, a plan — means: roll back and take
+#: the step-by-step path, which explains the refusal and records it.
+#:
+#: The per-person limit is NOT checked here: a count in this statement would use the snapshot
+#: taken before the debit waited for the attendee's account row, and miss a redemption another
+#: counter committed meanwhile. :data:`_REDEEM_RECORD`, the next statement, counts with a fresh
+#: snapshot while this transaction holds that row.
+_REDEEM_TAKE = text(
+    """
+    WITH holder AS (
+        SELECT a.id AS attendee_id, a.name, c.id AS account_id
+        FROM attendee a
+        JOIN account c ON c.attendee_id = a.id
+        WHERE a.id = :attendee
+          -- pay in four (a plan, an instalment due, a pause): the step-by-step path
+          AND c.next_due_at IS NULL
+          AND EXISTS (SELECT 1 FROM band b WHERE b.attendee_id = a.id AND b.state = 'active')
+    ), op AS (
+        INSERT INTO operation (op_id, kind, station, staff, correlation_id, created_at, result)
+        SELECT :op_id, 'redeem', :station, :staff, :correlation_id, now(), '' FROM holder
+        ON CONFLICT DO NOTHING
+        RETURNING created_at
+    ), taken AS (
+        UPDATE prize SET taken = prize.taken + 1
+        FROM op
+        WHERE prize.id = :prize AND prize.active AND prize.taken < prize.supplied
+        RETURNING prize.name, prize.price, greatest(0, prize.supplied - prize.taken) AS left_
+    ), moved AS (
+        UPDATE account
+        SET balance = account.balance
+            + CASE WHEN account.id = :counter THEN t.price ELSE -t.price END
+        FROM taken t, holder h
+        WHERE account.id IN (:counter, h.account_id)
+          AND (account.id = :counter
+               OR (account.next_due_at IS NULL
+                   AND (account.floor IS NULL OR account.balance - t.price >= account.floor)))
+        RETURNING account.id, account.balance
+    ), posted AS (
+        INSERT INTO transfer (op_id, seq, debit_account_id, credit_account_id, amount, code,
+                              reference, station, staff, correlation_id, created_at)
+        SELECT :op_id, 0, h.account_id, :counter, t.price, 'prize', :reference, :station,
+               :staff, :correlation_id, op.created_at
+        FROM holder h, taken t, op
+        WHERE EXISTS (SELECT 1 FROM moved m WHERE m.id = h.account_id)
+        RETURNING id
+    )
+    SELECT h.name, op.created_at, t.name AS prize_name, t.price, t.left_, m.balance,
+           p.id AS transfer_id, nextval(pg_get_serial_sequence('redemption', 'id')) AS redemption_id
+    FROM holder h, op, taken t, moved m, posted p
+    WHERE m.id = h.account_id
+    """
+)
+
+#: The second half: with a fresh snapshot, taken while the attendee's account row is held by the
+#: first half's debit, count what the attendee has of the prize; under the limit, record the
+#: redemption, save the operation's result and advance the station's change counter. No row
+#: back: the limit is reached (the step-by-step path says since when and records the refusal).
+_REDEEM_RECORD = text(
+    """
+    WITH mine AS (
+        SELECT count(*) AS n FROM redemption
+        WHERE attendee_id = :attendee AND prize_id = :prize AND returned_op_id IS NULL
+    ), rec AS (
+        INSERT INTO redemption (id, op_id, prize_id, attendee_id, transfer_id, created_at, price,
+                                drop_id, station, staff)
+        SELECT :redemption_id, :op_id, :prize, :attendee, :transfer_id, now(), :price, NULL,
+               :station, :staff
+        FROM mine, prize p WHERE p.id = :prize AND mine.n < p.per_person
+        RETURNING id
+    ), saved AS (
+        UPDATE operation SET result = :result
+        WHERE op_id = :op_id AND EXISTS (SELECT 1 FROM rec)
+    ), advanced AS (
+        UPDATE station SET change_seq = change_seq + 1
+        WHERE name = :station AND EXISTS (SELECT 1 FROM rec)
+    )
+    SELECT (SELECT id FROM rec) AS redemption_id
+    """
+)
+
+
+def _redeem_in_two_statements(
+    store: Store, actor: Actor, attendee_id: int, prize_id: str
+) -> Redeemed | None:
+    """The common case of :func:`redeem` on PostgreSQL in two statements, or None to fall back."""
+
+    def attempt(conn: Connection) -> Redeemed:
+        ids = {
+            "attendee": attendee_id,
+            "prize": prize_id,
+            "op_id": actor.op_id,
+            "station": actor.station,
+            "staff": actor.staff,
+        }
+        row = conn.execute(
+            _REDEEM_TAKE,
+            {
+                **ids,
+                "correlation_id": actor.correlation_id,
+                "counter": system_account_id(conn, "counter", actor.station),
+                "reference": f"prize:{prize_id}",
+            },
+        ).first()
+        if row is None:
+            raise Fallback  # nothing to hand over as is: the step path says why
+        result = Redeemed(
+            redemption_id=int(row.redemption_id),
+            transfer_id=int(row.transfer_id),
+            attendee_id=attendee_id,
+            name=str(row.name),
+            prize_id=prize_id,
+            prize_name=str(row.prize_name),
+            price=int(row.price),
+            balance=int(row.balance),
+            left=int(row.left_),
+            drop_id=None,
+            at=row.created_at.astimezone(UTC),
+        )
+        recorded = conn.execute(
+            _REDEEM_RECORD,
+            {
+                **ids,
+                "redemption_id": result.redemption_id,
+                "transfer_id": result.transfer_id,
+                "price": result.price,
+                "result": codec.dump(result),
+            },
+        ).first()
+        if recorded is None or recorded.redemption_id is None:
+            raise Fallback  # the per-person limit: the step path says since when
+        return result
+
+    return store.run_one_statement(actor, attempt)
 
 
 def _sell_from_drop(
