@@ -1217,6 +1217,10 @@ def place_hold(
     call returns the hold they have). Refused early when the attendee cannot pay or already has
     as many as one person may take (confirming checks both again, for good).
     """
+    if store.one_statement:
+        fast = _hold_in_two_statements(store, actor, drop_id, attendee_id, seconds)
+        if fast is not None:
+            return fast
 
     def work(conn: Connection, now: datetime) -> HoldView:
         locked = conn.execute(_LOCK_DROP, {"p_drop": drop_id, "p_now": now}).first()
@@ -1312,6 +1316,10 @@ def confirm_hold(store: Store, actor: Actor, hold_id: int) -> Redeemed:
     Refused when the hold expired (its unit may be gone: hold again), was released or was
     already confirmed; and, as any redemption, for too few points or the per-person limit.
     """
+    if store.one_statement:
+        fast = _confirm_in_two_statements(store, actor, hold_id)
+        if fast is not None:
+            return fast
 
     def work(conn: Connection, now: datetime) -> Redeemed:
         hold = conn.execute(
@@ -1362,6 +1370,290 @@ def release_hold(store: Store, actor: Actor, hold_id: int) -> Released:
         return Released(hold_id=hold_id, released=bool(released), at=now)
 
     return store.run(actor, "hold_release", work, Released)
+
+
+# -- holds in two statements (PostgreSQL) --------------------------------------------------------
+
+#: A live hold (not consumed, not released, not expired by the database clock) in the SQL below.
+_LIVE = "h.consumed_op_id IS NULL AND h.released_at IS NULL AND h.expires_at > now()"
+
+#: The first half of :func:`place_hold` (the common case): the operation row claimed, the drop's
+#: row locked while it runs (the step path's no-op guarded UPDATE), the holder of an active band
+#: with no pay-in-four plan, the prize's name and an id for the hold. The units on hold are NOT
+#: counted here: this statement's snapshot was taken before it waited for the drop's row, so it
+#: could miss a hold another counter committed meanwhile. :data:`_HOLD_PLACE` counts them.
+_HOLD_LOCK = text(
+    """
+    WITH op AS (
+        INSERT INTO operation (op_id, kind, station, staff, correlation_id, created_at, result)
+        VALUES (:op_id, 'hold', :station, :staff, :correlation_id, now(), '')
+        ON CONFLICT DO NOTHING
+        RETURNING created_at
+    ), locked AS (
+        UPDATE prize_drop d SET taken = d.taken
+        FROM op
+        WHERE d.id = :drop AND d.closed_at IS NULL AND d.starts_at <= now()
+          AND d.ends_at > now() AND d.taken < d.quantity
+        RETURNING d.prize_id, d.price, d.quantity - d.taken AS unsold
+    )
+    SELECT op.created_at, l.prize_id, l.price, l.unsold, p.name AS prize_name, a.name,
+           c.balance, nextval(pg_get_serial_sequence('hold', 'id')) AS hold_id
+    FROM op, locked l, prize p, attendee a, account c
+    WHERE p.id = l.prize_id AND a.id = :attendee AND c.attendee_id = a.id
+      AND c.next_due_at IS NULL
+      AND EXISTS (SELECT 1 FROM band b WHERE b.attendee_id = a.id AND b.state = 'active')
+    """
+)
+
+#: The second half, with a fresh snapshot while the drop's row is locked: no live hold of the
+#: attendee on this drop already (the step path returns that one), under the per-person limit,
+#: a unit left after the live holds; then the hold, the result and the station's counter.
+_HOLD_PLACE = text(
+    f"""
+    WITH ok AS (
+        SELECT CAST(:unsold AS integer) - 1
+               - (SELECT count(*) FROM hold h WHERE h.drop_id = :drop AND {_LIVE}) AS left_
+        FROM prize p
+        WHERE p.id = :prize
+          AND NOT EXISTS (
+              SELECT 1 FROM hold h WHERE h.drop_id = :drop AND h.attendee_id = :attendee
+                AND {_LIVE})
+          AND (SELECT count(*) FROM redemption r
+               WHERE r.attendee_id = :attendee AND r.prize_id = :prize
+                 AND r.returned_op_id IS NULL) < p.per_person
+    ), placed AS (
+        INSERT INTO hold (id, op_id, drop_id, attendee_id, station, staff, created_at, expires_at)
+        SELECT :hold_id, :op_id, :drop, :attendee, :station, :staff, now(), :expires_at
+        FROM ok WHERE ok.left_ >= 0
+        RETURNING id
+    ), saved AS (
+        UPDATE operation SET result = :pre || (SELECT left_ FROM ok)::text || :post
+        WHERE op_id = :op_id AND EXISTS (SELECT 1 FROM placed)
+    ), advanced AS (
+        UPDATE station SET change_seq = change_seq + 1
+        WHERE name = :station AND EXISTS (SELECT 1 FROM placed)
+    )
+    SELECT ok.left_ FROM ok, placed
+    """
+)
+
+
+def _around_left(result: HoldView | Redeemed) -> tuple[str, str]:
+    """``codec.dump(result)`` split where its ``left`` goes, for a statement that counts it.
+
+    ``left`` is the one field only the second statement knows (it counts the live holds with a
+    fresh snapshot), so that statement saves ``pre || left || post``: exactly what
+    ``codec.dump`` gives for the finished result. The key cannot occur inside a JSON string
+    (a quote there is escaped), so the split is unambiguous.
+    """
+    pre, key, post = codec.dump(replace(result, left=-1)).partition('"left": -1')
+    assert key, "the result has a left field"
+    return pre + '"left": ', post
+
+
+def _hold_in_two_statements(
+    store: Store, actor: Actor, drop_id: int, attendee_id: int, seconds: float
+) -> HoldView | None:
+    """The common case of :func:`place_hold` on PostgreSQL, or None to fall back."""
+
+    def attempt(conn: Connection) -> HoldView:
+        row = conn.execute(
+            _HOLD_LOCK,
+            {
+                "drop": drop_id,
+                "attendee": attendee_id,
+                "op_id": actor.op_id,
+                "station": actor.station,
+                "staff": actor.staff,
+                "correlation_id": actor.correlation_id,
+            },
+        ).first()
+        if row is None or row.balance < row.price:
+            raise Fallback  # the step path says why (or returns a retried hold)
+        now = row.created_at.astimezone(UTC)
+        view = HoldView(
+            hold_id=int(row.hold_id),
+            drop_id=drop_id,
+            attendee_id=attendee_id,
+            name=str(row.name),
+            prize_id=str(row.prize_id),
+            prize_name=str(row.prize_name),
+            price=int(row.price),
+            created_at=now,
+            expires_at=now + timedelta(seconds=seconds),
+            now=now,
+            left=0,
+        )
+        pre, post = _around_left(view)
+        placed = conn.execute(
+            _HOLD_PLACE,
+            {
+                "drop": drop_id,
+                "attendee": attendee_id,
+                "prize": view.prize_id,
+                "unsold": int(row.unsold),
+                "hold_id": view.hold_id,
+                "op_id": actor.op_id,
+                "station": actor.station,
+                "staff": actor.staff,
+                "expires_at": view.expires_at,
+                "pre": pre,
+                "post": post,
+            },
+        ).first()
+        if placed is None:
+            raise Fallback  # a hold already, the limit, or no unit left: the step path says
+        return replace(view, left=int(placed.left_))
+
+    return store.run_one_statement(actor, attempt)
+
+
+#: The first half of :func:`confirm_hold` (the common case), in the step path's lock order: the
+#: operation row claimed; the live hold consumed by its guarded UPDATE; its holder (an active
+#: band, no pay-in-four plan); the unit taken from the running drop by its guarded UPDATE; both
+#: balances moved, the debit guarded by the floor; the transfer; an id for the redemption. The
+#: live holds and the per-person limit are counted by the next statement, with a fresh snapshot
+#: taken while this transaction holds the drop's and the attendee's account rows.
+_CONFIRM_TAKE = text(
+    """
+    WITH op AS (
+        INSERT INTO operation (op_id, kind, station, staff, correlation_id, created_at, result)
+        VALUES (:op_id, 'hold_confirm', :station, :staff, :correlation_id, now(), '')
+        ON CONFLICT DO NOTHING
+        RETURNING created_at
+    ), consumed AS (
+        UPDATE hold SET consumed_op_id = :op_id
+        FROM op
+        WHERE hold.id = :hold AND hold.consumed_op_id IS NULL AND hold.released_at IS NULL
+          AND hold.expires_at > now()
+        RETURNING hold.drop_id, hold.attendee_id
+    ), holder AS (
+        SELECT k.drop_id, a.id AS attendee_id, a.name, c.id AS account_id
+        FROM consumed k
+        JOIN attendee a ON a.id = k.attendee_id
+        JOIN account c ON c.attendee_id = a.id
+        WHERE c.next_due_at IS NULL
+          AND EXISTS (SELECT 1 FROM band b WHERE b.attendee_id = a.id AND b.state = 'active')
+    ), taken AS (
+        UPDATE prize_drop d SET taken = d.taken + 1
+        FROM holder h
+        WHERE d.id = h.drop_id AND d.starts_at <= now() AND d.ends_at > now()
+          AND d.closed_at IS NULL AND d.taken < d.quantity
+        RETURNING d.prize_id, d.price, d.quantity - d.taken AS unsold
+    ), moved AS (
+        UPDATE account
+        SET balance = account.balance
+            + CASE WHEN account.id = :counter THEN t.price ELSE -t.price END
+        FROM taken t, holder h
+        WHERE account.id IN (:counter, h.account_id)
+          AND (account.id = :counter
+               OR (account.next_due_at IS NULL
+                   AND (account.floor IS NULL OR account.balance - t.price >= account.floor)))
+        RETURNING account.id, account.balance
+    ), posted AS (
+        INSERT INTO transfer (op_id, seq, debit_account_id, credit_account_id, amount, code,
+                              reference, station, staff, correlation_id, created_at)
+        SELECT :op_id, 0, h.account_id, :counter, t.price, 'prize', 'prize:' || t.prize_id,
+               :station, :staff, :correlation_id, op.created_at
+        FROM holder h, taken t, op
+        WHERE EXISTS (SELECT 1 FROM moved m WHERE m.id = h.account_id)
+        RETURNING id
+    )
+    SELECT op.created_at, h.drop_id, h.attendee_id, h.name, t.prize_id, p.name AS prize_name,
+           t.price, t.unsold, m.balance, x.id AS transfer_id,
+           nextval(pg_get_serial_sequence('redemption', 'id')) AS redemption_id
+    FROM op, holder h, taken t, moved m, posted x, prize p
+    WHERE m.id = h.account_id AND p.id = t.prize_id
+    """
+)
+
+#: The second half: the other counters' live holds leave a unit for this one (the step path's
+#: ``take_from_drop``) and the attendee is under the per-person limit; then the redemption, the
+#: result and the station's counter.
+_CONFIRM_RECORD = text(
+    f"""
+    WITH ok AS (
+        SELECT CAST(:unsold AS integer)
+               - (SELECT count(*) FROM hold h
+                  WHERE h.drop_id = :drop AND h.id <> :hold AND {_LIVE}) AS left_
+        FROM prize p
+        WHERE p.id = :prize
+          AND (SELECT count(*) FROM redemption r
+               WHERE r.attendee_id = :attendee AND r.prize_id = :prize
+                 AND r.returned_op_id IS NULL) < p.per_person
+    ), rec AS (
+        INSERT INTO redemption (id, op_id, prize_id, attendee_id, transfer_id, created_at, price,
+                                drop_id, station, staff)
+        SELECT :redemption_id, :op_id, :prize, :attendee, :transfer_id, now(), :price, :drop,
+               :station, :staff
+        FROM ok WHERE ok.left_ >= 0
+        RETURNING id
+    ), saved AS (
+        UPDATE operation SET result = :pre || (SELECT left_ FROM ok)::text || :post
+        WHERE op_id = :op_id AND EXISTS (SELECT 1 FROM rec)
+    ), advanced AS (
+        UPDATE station SET change_seq = change_seq + 1
+        WHERE name = :station AND EXISTS (SELECT 1 FROM rec)
+    )
+    SELECT ok.left_ FROM ok, rec
+    """
+)
+
+
+def _confirm_in_two_statements(store: Store, actor: Actor, hold_id: int) -> Redeemed | None:
+    """The common case of :func:`confirm_hold` on PostgreSQL, or None to fall back."""
+
+    def attempt(conn: Connection) -> Redeemed:
+        row = conn.execute(
+            _CONFIRM_TAKE,
+            {
+                "hold": hold_id,
+                "counter": system_account_id(conn, "counter", actor.station),
+                "op_id": actor.op_id,
+                "station": actor.station,
+                "staff": actor.staff,
+                "correlation_id": actor.correlation_id,
+            },
+        ).first()
+        if row is None:
+            raise Fallback  # the step path says why (or returns a retried confirmation)
+        result = Redeemed(
+            redemption_id=int(row.redemption_id),
+            transfer_id=int(row.transfer_id),
+            attendee_id=int(row.attendee_id),
+            name=str(row.name),
+            prize_id=str(row.prize_id),
+            prize_name=str(row.prize_name),
+            price=int(row.price),
+            balance=int(row.balance),
+            left=0,
+            drop_id=int(row.drop_id),
+            at=row.created_at.astimezone(UTC),
+        )
+        pre, post = _around_left(result)
+        recorded = conn.execute(
+            _CONFIRM_RECORD,
+            {
+                "drop": result.drop_id,
+                "hold": hold_id,
+                "attendee": result.attendee_id,
+                "prize": result.prize_id,
+                "unsold": int(row.unsold),
+                "redemption_id": result.redemption_id,
+                "transfer_id": result.transfer_id,
+                "price": result.price,
+                "op_id": actor.op_id,
+                "station": actor.station,
+                "staff": actor.staff,
+                "pre": pre,
+                "post": post,
+            },
+        ).first()
+        if recorded is None:
+            raise Fallback  # held by others, or the per-person limit: the step path says
+        return replace(result, left=int(recorded.left_))
+
+    return store.run_one_statement(actor, attempt)
 
 
 # -- invariants ----------------------------------------------------------------------------------

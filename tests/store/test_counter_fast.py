@@ -28,7 +28,17 @@ from store.engine import make_database
 from store.errors import DomainError, Refused
 from store.eventfile import load_event
 from store.ledger import account_t, forget_cached_accounts, transfer_t
-from store.models import Audit, Event, Operation, Prize, Redemption, Station, metadata
+from store.models import (
+    Audit,
+    Drop,
+    Event,
+    Hold,
+    Operation,
+    Prize,
+    Redemption,
+    Station,
+    metadata,
+)
 from store.points import award, spend
 from store.service import Store
 from tests.factories import add_attendee
@@ -38,6 +48,8 @@ pytestmark = pytest.mark.postgres
 ANNA, BORIS, CARL, DANA = "04A1B2C3D4E580", "04B2C3D4E5F601", "04C3D4E5F60702", "04D4E5F6070803"
 
 audit_t = Audit.__table__  # type: ignore[attr-defined]
+drop_t = Drop.__table__  # type: ignore[attr-defined]
+hold_t = Hold.__table__  # type: ignore[attr-defined]
 event_t = Event.__table__  # type: ignore[attr-defined]
 operation_t = Operation.__table__  # type: ignore[attr-defined]
 prize_t = Prize.__table__  # type: ignore[attr-defined]
@@ -116,8 +128,8 @@ SECOND = "WITH mine AS"
 _TIME = re.compile(r"\d\d:\d\d(:\d\d)?")
 
 
-def _outcome(call: Callable[[], counter.Redeemed]) -> Any:
-    """A redemption's result without its ids and time, or the refusal's reason and words."""
+def _outcome(call: Callable[[], Any]) -> Any:
+    """A result without its ids and times, or the refusal's kind, reason and words."""
     try:
         done = call()
     except DomainError as refusal:
@@ -127,8 +139,8 @@ def _outcome(call: Callable[[], counter.Redeemed]) -> Any:
             _TIME.sub("T", str(refusal)),
         )
     plain = json.loads(codec.dump(done))
-    for key in ("redemption_id", "transfer_id", "at"):
-        plain.pop(key)
+    for key in ("redemption_id", "transfer_id", "hold_id", "at", "created_at", "expires_at", "now"):
+        plain.pop(key, None)
     return plain
 
 
@@ -260,26 +272,54 @@ def _rows(store: Store) -> dict[str, Any]:
                 for r in conn.execute(select(account_t.c.id, account_t.c.balance))
                 if r.balance  # the short path makes the station's issuer account (at 0) early
             ),
+            "holds": sorted(
+                (
+                    _mine(r.op_id),
+                    r.drop_id,
+                    r.attendee_id,
+                    r.station,
+                    r.staff or "",
+                    _mine(r.consumed_op_id),
+                    r.released_at is not None,
+                    (r.expires_at - r.created_at).total_seconds(),
+                )
+                for r in conn.execute(select(hold_t))
+            ),
+            "drops": sorted(
+                tuple(r)
+                for r in conn.execute(select(drop_t.c.id, drop_t.c.taken, drop_t.c.quantity))
+            ),
             "stock": sorted(tuple(r) for r in conn.execute(select(prize_t.c.id, prize_t.c.taken))),
             "stations": sorted(
-                tuple(r) for r in conn.execute(select(station_t.c.name, station_t.c.change_seq))
+                tuple(r)
+                for r in conn.execute(select(station_t.c.name, station_t.c.change_seq))
+                if r.change_seq  # the short path makes the station's row (at 0) early
             ),
         }
 
 
-def _consistent(store: Store, results: list[counter.Redeemed]) -> None:
-    """Each result names its own redemption and transfer rows, written at its time."""
+def _consistent(store: Store, results: list[Any]) -> None:
+    """Each result names its own rows, written at its time, and was stored as codec.dump."""
     with store.db.read() as conn:
         for done in results:
+            if isinstance(done, counter.HoldView):
+                hold = conn.execute(select(hold_t).where(hold_t.c.id == done.hold_id)).one()
+                assert (hold.drop_id, hold.attendee_id) == (done.drop_id, done.attendee_id)
+                assert (hold.created_at, hold.expires_at) == (done.created_at, done.expires_at)
+                # Stored by its own operation (a second hold of the same drop returns the first).
+                stored = select(func.count()).where(operation_t.c.result == codec.dump(done))
+                assert conn.execute(stored).scalar_one() == 1
+                continue
             row = conn.execute(
                 select(redemption_t, transfer_t.c.amount, transfer_t.c.op_id.label("paid_by"))
                 .join(transfer_t, transfer_t.c.id == redemption_t.c.transfer_id)
                 .where(redemption_t.c.id == done.redemption_id)
             ).one()
-            assert (row.transfer_id, row.attendee_id, row.prize_id) == (
+            assert (row.transfer_id, row.attendee_id, row.prize_id, row.drop_id) == (
                 done.transfer_id,
                 done.attendee_id,
                 done.prize_id,
+                done.drop_id,
             )
             assert row.amount == row.price == done.price and row.paid_by == row.op_id
             assert row.created_at == done.at
@@ -291,13 +331,16 @@ def _consistent(store: Store, results: list[counter.Redeemed]) -> None:
             assert stored.result == codec.dump(done) and stored.created_at == done.at
 
 
-def test_short_path_writes_what_the_step_path_writes(pg_store: Store, pg_url: str) -> None:
+Scenario = Callable[[Store], tuple[list[Any], list[Any]]]
+
+
+def _both_ways(
+    pg_store: Store, pg_url: str, scenario: Scenario
+) -> tuple[list[Any], list[Any], list[str]]:
+    """Run ``scenario`` with the short path, then (on an emptied database) with the step path
+    only; both write the same rows. Returns the short run's outcomes, results and statements."""
     sent = _counting(pg_store)
-    fast_outcomes, fast_results = _scenario(pg_store)
-    # Every redemption tried the short path; eight got as far as the per-person count, six of
-    # them were done by it (two were over the limit and taken over by the step path).
-    assert sum(SHORT in s for s in sent) == 17
-    assert sum(s.startswith(SECOND) for s in sent) == 8
+    fast_outcomes, fast_results = scenario(pg_store)
     fast_rows = _rows(pg_store)
     _consistent(pg_store, fast_results)
     assert pg_store.verify().ok, pg_store.verify().violations
@@ -308,15 +351,27 @@ def test_short_path_writes_what_the_step_path_writes(pg_store: Store, pg_url: st
     try:
         load_event(step, DEMO_EVENT_FILE, Actor(station="setup"))
         step.one_statement = False
-        step_outcomes, step_results = _scenario(step)
+        step_sent = _counting(step)
+        step_outcomes, step_results = scenario(step)
         step_rows = _rows(step)
         _consistent(step, step_results)
         assert step.verify().ok, step.verify().violations
     finally:
         step.close()
-
+    assert not any(s.startswith(("WITH holder AS ( SELECT a.id", "WITH op AS")) for s in step_sent)
     assert fast_outcomes == step_outcomes
-    assert [o[1] for o in fast_outcomes if isinstance(o, tuple)] == [
+    for key in fast_rows:
+        assert fast_rows[key] == step_rows[key], key
+    return fast_outcomes, fast_results, sent
+
+
+def test_short_path_writes_what_the_step_path_writes(pg_store: Store, pg_url: str) -> None:
+    outcomes, results, sent = _both_ways(pg_store, pg_url, _scenario)
+    # Every redemption tried the short path; eight got as far as the per-person count, six of
+    # them were done by it (two were over the limit and taken over by the step path).
+    assert sum(SHORT in s for s in sent) == 17
+    assert sum(s.startswith(SECOND) for s in sent) == 8
+    assert [o[1] for o in outcomes if isinstance(o, tuple)] == [
         "per_person",
         "not_enough_points",
         "sold_out",
@@ -326,9 +381,102 @@ def test_short_path_writes_what_the_step_path_writes(pg_store: Store, pg_url: st
         "per_person",
         "",  # another kind's operation id
     ]
-    assert fast_results[0] == fast_results[1]  # the retry
-    for key in fast_rows:
-        assert fast_rows[key] == step_rows[key], key
+    assert results[0] == results[1]  # the retry
+
+
+def _hold_scenario(store: Store) -> tuple[list[Any], list[Any]]:
+    """Holds and their confirmations: every refusal, retries, a plan, expiry, a closed drop."""
+    _set_credit_threshold(store, 0)
+    anna = person(store, "Anna Smith", ANNA, 1000)
+    boris = person(store, "Иван Петров", BORIS, 100)
+    carl = person(store, "Carl Plan", CARL, 1000)
+    eve = person(store, "Eve Early", "04E5F607080904", 1000)
+    fay = person(store, "Fay Late", "04F60708090A05", 2000)
+    gus = person(store, "Gus Closed", "04F70809000B06", 500)
+    credit.redeem_in_four(store, Actor(station="counter-9", staff="Counter"), carl, "headphones")
+    boss = Actor(station="counter-9", staff="Organiser")
+    first = counter.start_drop(store, boss, "blanket", 2, 10, price=200)
+    second = counter.start_drop(store, boss.next_action(), "blanket", 3, 10, price=150)
+    results: list[Any] = []
+
+    def call(make: Callable[[], Any]) -> Any:
+        def run() -> Any:
+            done = make()
+            results.append(done)
+            return done
+
+        return _outcome(run)
+
+    def hold(n: int, drop: int, who: int, seconds: float = counter.HOLD_SECONDS) -> Any:
+        return call(lambda: counter.place_hold(store, at_counter(n), drop, who, seconds=seconds))
+
+    def confirm(n: int, hold_id: int, station: str = "counter-1") -> Any:
+        return call(lambda: counter.confirm_hold(store, at_counter(n, station), hold_id))
+
+    outcomes = [hold(1, first.id, anna)]
+    anna_hold = results[-1].hold_id
+    outcomes += [
+        hold(1, first.id, anna),  # a retry
+        hold(2, first.id, anna),  # a second hold of the same drop: the one she has
+        hold(3, first.id, boris),  # too few points
+        hold(4, first.id, carl),  # on a plan (nothing overdue): the step path holds
+    ]
+    carl_hold = results[-1].hold_id
+    outcomes += [
+        hold(5, first.id, eve),  # both units on hold
+        confirm(6, anna_hold),
+        confirm(6, anna_hold),  # a retry
+        confirm(7, anna_hold, "counter-2"),  # confirmed already
+        confirm(8, 999_999),  # no such hold
+    ]
+    counter.release_hold(store, at_counter(9), carl_hold)
+    outcomes += [confirm(10, carl_hold), hold(11, first.id, eve)]
+    eve_hold = results[-1].hold_id
+    outcomes += [
+        confirm(12, eve_hold),  # the last unit
+        hold(13, first.id, fay),  # sold out
+        hold(14, second.id, anna),  # one per person: she has a blanket
+        hold(15, second.id, fay, seconds=0.001),
+    ]
+    gone = results[-1].hold_id
+    time.sleep(0.05)
+    outcomes += [confirm(16, gone), hold(17, second.id, fay)]  # expired; a new one
+    fay_hold = results[-1].hold_id
+    counter.redeem(store, at_counter(18), fay, "blanket")  # from the regular stock
+    outcomes.append(confirm(19, fay_hold))  # one per person now
+    outcomes.append(hold(20, second.id, eve))  # ... but Eve already has one from the first
+    outcomes.append(hold(21, second.id, gus))
+    gus_hold = results[-1].hold_id
+    counter.close_drop(store, boss.next_action(), second.id)
+    outcomes += [hold(22, second.id, carl), confirm(23, gus_hold)]  # closed
+    return outcomes, results
+
+
+def test_holds_take_the_short_path_and_write_what_the_step_path_writes(
+    pg_store: Store, pg_url: str
+) -> None:
+    outcomes, results, sent = _both_ways(pg_store, pg_url, _hold_scenario)
+    reasons = [o[1] or o[0] for o in outcomes if isinstance(o, tuple)]
+    assert reasons == [
+        "not_enough_points",
+        "sold_out",
+        "hold_consumed",
+        "NotFound",
+        "hold_released",
+        "sold_out",
+        "per_person",
+        "hold_expired",
+        "per_person",
+        "per_person",
+        "drop_ended",
+        "drop_ended",
+    ], outcomes
+    assert results[0] == results[1]  # a retry
+    assert results[2].hold_id == results[0].hold_id  # a second hold: the one she has
+    # The short path's second statement ran for nine holds (five placed: Anna's, Eve's, Fay's
+    # two, Gus's) and three confirmations (two sold: Anna's, Eve's); the rest fell back at once.
+    assert sum(s.startswith("WITH ok AS") and "INSERT INTO hold" in s for s in sent) == 9
+    assert sum(s.startswith("WITH ok AS") and "INSERT INTO redemption" in s for s in sent) == 3
 
 
 def _counting(store: Store) -> list[str]:
@@ -524,4 +672,43 @@ def test_two_short_paths_for_the_same_person_and_prize(pg_store: Store, pg_url: 
     assert refused == "per_person"
     assert any(SHORT in s for s in sent)
     assert counter.catalogue(pg_store, anna).attendee.balance == 1000 - sold.price  # type: ignore[union-attr]
+    assert pg_store.verify().ok, pg_store.verify().violations
+
+
+def test_two_counters_hold_the_last_unit_of_a_drop(pg_store: Store, pg_url: str) -> None:
+    """The first hold has counted the holds and written its own, not committed; the second waits
+    for the drop's row, then counts again with a fresh snapshot: every unit is on hold."""
+    anna = person(pg_store, "Anna Smith", ANNA, 1000)
+    boris = person(pg_store, "Иван Петров", BORIS, 1000)
+    drop = counter.start_drop(
+        pg_store, Actor(station="counter-1", staff="Organiser"), "blanket", 1, 10, price=100
+    )
+    held, refused, sent = _race(
+        pg_url,
+        lambda s: counter.place_hold(s, Actor(station="counter-1"), drop.id, anna),
+        "INSERT INTO hold (id",
+        lambda s: counter.place_hold(s, Actor(station="counter-2"), drop.id, boris),
+    )
+    assert isinstance(held, counter.HoldView) and held.left == 0
+    assert refused == "sold_out"
+    assert any("UPDATE prize_drop d SET taken = d.taken FROM op" in s for s in sent)
+    assert counter.drops(pg_store)[0].left == 0
+    assert pg_store.verify().ok, pg_store.verify().violations
+
+
+def test_two_counters_confirm_the_same_hold(pg_store: Store, pg_url: str) -> None:
+    anna = person(pg_store, "Anna Smith", ANNA, 1000)
+    drop = counter.start_drop(
+        pg_store, Actor(station="counter-1", staff="Organiser"), "blanket", 2, 10, price=100
+    )
+    hold = counter.place_hold(pg_store, Actor(station="counter-1"), drop.id, anna)
+    sold, refused, _sent = _race(
+        pg_url,
+        lambda s: counter.confirm_hold(s, Actor(station="counter-1"), hold.hold_id),
+        "UPDATE prize_drop d SET taken = d.taken + 1",
+        lambda s: counter.confirm_hold(s, Actor(station="counter-2"), hold.hold_id),
+    )
+    assert isinstance(sold, counter.Redeemed) and (sold.left, sold.balance) == (1, 900)
+    assert refused == "hold_consumed"
+    assert counter.catalogue(pg_store, anna).attendee.balance == 900  # type: ignore[union-attr]
     assert pg_store.verify().ok, pg_store.verify().violations
