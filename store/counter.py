@@ -12,6 +12,14 @@ unit of a drop for a minute while the counter confirms; it is live while not con
 released and not expired (database clock), so an expired hold frees its unit with nothing
 running. Placing a hold first locks the drop's row by a guarded UPDATE, then counts the live
 holds, so two counters cannot hold more units than there are.
+
+On PostgreSQL a redemption, a hold and its confirmation first try a short path of two statements
+(:meth:`store.service.Store.run_one_statement`): the first takes every lock and every guarded
+write the step path takes, in the same order; the second counts what must be counted after those
+locks (the per-person limit, the live holds) with a fresh snapshot, then writes the rest. A
+count inside the first statement would use the snapshot taken before it waited for a lock, and
+miss what another counter committed meanwhile. Anything unusual rolls back and takes the step
+path, which words the refusal and records it.
 """
 
 from __future__ import annotations
