@@ -24,16 +24,18 @@ path, which words the refusal and records it.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, select, text, update
 
 from store import codec, credit
 from store.bands import state_text
 from store.context import Actor
+from store.driver import DriverConnection
 from store.errors import NotFound, Refused
 from store.i18n import _
 from store.ledger import account_t, balance_of, post_transfer, system_account_id, transfer_t
@@ -768,6 +770,22 @@ def redeem(store: Store, actor: Actor, attendee_id: int, prize_id: str) -> Redee
 
 # -- a redemption in two statements (PostgreSQL) -------------------------------------------------
 
+#: Per engine, each station's counter account (the short paths go through the driver, where the
+#: ledger's lookup, a SQLAlchemy statement, cannot run).
+_counter_accounts: weakref.WeakKeyDictionary[Engine, dict[str, int]] = weakref.WeakKeyDictionary()
+
+
+def _counter_account(store: Store, station: str) -> int:
+    """``station``'s counter account, made on first use (then read from memory)."""
+    known = _counter_accounts.setdefault(store.db.engine, {})
+    found = known.get(station)
+    if found is None:
+        with store.db.write() as conn:
+            found = system_account_id(conn, "counter", station)
+        known[station] = found  # committed: the id is for good
+    return found
+
+
 #: The first half of a redemption (PostgreSQL's data-modifying CTEs), for the hot path: the
 #: holder of an active band with no pay-in-four plan; the operation row claimed (ON CONFLICT DO
 #: NOTHING); one unit taken by the stock's guarded UPDATE; both balances moved, the debit guarded
@@ -858,8 +876,9 @@ def _redeem_in_two_statements(
     store: Store, actor: Actor, attendee_id: int, prize_id: str
 ) -> Redeemed | None:
     """The common case of :func:`redeem` on PostgreSQL in two statements, or None to fall back."""
+    counter_account = _counter_account(store, actor.station)
 
-    def attempt(conn: Connection) -> Redeemed:
+    def attempt(conn: DriverConnection) -> Redeemed:
         ids = {
             "attendee": attendee_id,
             "prize": prize_id,
@@ -872,7 +891,7 @@ def _redeem_in_two_statements(
             {
                 **ids,
                 "correlation_id": actor.correlation_id,
-                "counter": system_account_id(conn, "counter", actor.station),
+                "counter": counter_account,
                 "reference": f"prize:{prize_id}",
             },
         ).first()
@@ -1464,7 +1483,7 @@ def _hold_in_two_statements(
 ) -> HoldView | None:
     """The common case of :func:`place_hold` on PostgreSQL, or None to fall back."""
 
-    def attempt(conn: Connection) -> HoldView:
+    def attempt(conn: DriverConnection) -> HoldView:
         row = conn.execute(
             _HOLD_LOCK,
             {
@@ -1610,13 +1629,14 @@ _CONFIRM_RECORD = text(
 
 def _confirm_in_two_statements(store: Store, actor: Actor, hold_id: int) -> Redeemed | None:
     """The common case of :func:`confirm_hold` on PostgreSQL, or None to fall back."""
+    counter_account = _counter_account(store, actor.station)
 
-    def attempt(conn: Connection) -> Redeemed:
+    def attempt(conn: DriverConnection) -> Redeemed:
         row = conn.execute(
             _CONFIRM_TAKE,
             {
                 "hold": hold_id,
-                "counter": system_account_id(conn, "counter", actor.station),
+                "counter": counter_account,
                 "op_id": actor.op_id,
                 "station": actor.station,
                 "staff": actor.staff,

@@ -15,12 +15,13 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select, text, update
 
-from store import codec, counter, credit
+from store import codec, counter, credit, driver
 from store.bands import block_band
 from store.context import Actor
 from store.demo.pins import DEMO_EVENT_FILE
@@ -339,8 +340,8 @@ def _both_ways(
 ) -> tuple[list[Any], list[Any], list[str]]:
     """Run ``scenario`` with the short path, then (on an emptied database) with the step path
     only; both write the same rows. Returns the short run's outcomes, results and statements."""
-    sent = _counting(pg_store)
-    fast_outcomes, fast_results = scenario(pg_store)
+    with _sent(pg_store) as sent:
+        fast_outcomes, fast_results = scenario(pg_store)
     fast_rows = _rows(pg_store)
     _consistent(pg_store, fast_results)
     assert pg_store.verify().ok, pg_store.verify().violations
@@ -351,8 +352,8 @@ def _both_ways(
     try:
         load_event(step, DEMO_EVENT_FILE, Actor(station="setup"))
         step.one_statement = False
-        step_sent = _counting(step)
-        step_outcomes, step_results = scenario(step)
+        with _sent(step) as step_sent:
+            step_outcomes, step_results = scenario(step)
         step_rows = _rows(step)
         _consistent(step, step_results)
         assert step.verify().ok, step.verify().violations
@@ -479,14 +480,37 @@ def test_holds_take_the_short_path_and_write_what_the_step_path_writes(
     assert sum(s.startswith("WITH ok AS") and "INSERT INTO redemption" in s for s in sent) == 3
 
 
-def _counting(store: Store) -> list[str]:
-    sent: list[str] = []
+@contextmanager
+def _statements(store: Store) -> Iterator[list[tuple[int, str]]]:
+    """(thread, statement) for every statement sent in the block: ``store``'s through SQLAlchemy
+    and every one straight through the driver (whitespace folded)."""
+    seen: list[tuple[int, str]] = []
 
-    @event.listens_for(store.db.engine, "before_cursor_execute")
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        sent.append(" ".join(statement.split()))
+    def keep(statement: str) -> None:
+        seen.append((threading.get_ident(), " ".join(statement.split())))
 
-    return sent
+    def by_sqlalchemy(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        keep(statement)
+
+    def by_driver(_raw: Any, statement: str) -> None:
+        keep(statement)
+
+    event.listen(store.db.engine, "before_cursor_execute", by_sqlalchemy)
+    driver.before_execute.append(by_driver)
+    try:
+        yield seen
+    finally:
+        event.remove(store.db.engine, "before_cursor_execute", by_sqlalchemy)
+        driver.before_execute.remove(by_driver)
+
+
+@contextmanager
+def _sent(store: Store) -> Iterator[list[str]]:
+    """The statements ``store`` sends in the block (the driver's too), whitespace folded."""
+    mine: list[str] = []
+    with _statements(store) as seen:
+        yield mine
+        mine.extend(statement for _thread, statement in seen)
 
 
 def test_a_plain_redemption_takes_two_statements(pg_store: Store) -> None:
@@ -494,8 +518,8 @@ def test_a_plain_redemption_takes_two_statements(pg_store: Store) -> None:
     # The station's first two: its rows and accounts are made, then found and remembered.
     counter.redeem(pg_store, at_counter(1), anna, "stickers")
     counter.redeem(pg_store, at_counter(0), anna, "stickers")
-    sent = _counting(pg_store)
-    done = counter.redeem(pg_store, at_counter(2), anna, "t-shirt")
+    with _sent(pg_store) as sent:
+        done = counter.redeem(pg_store, at_counter(2), anna, "t-shirt")
     assert len(sent) == 2, sent
     assert SHORT in sent[0] and sent[1].startswith(SECOND)
     assert (done.name, done.prize_name, done.price, done.balance) == (
@@ -505,15 +529,14 @@ def test_a_plain_redemption_takes_two_statements(pg_store: Store) -> None:
         1000 - 40 - done.price,
     )
     # A refusal is worded by the step path: the short attempt, then the steps.
-    sent.clear()
-    with pytest.raises(Refused) as refused:
+    with _sent(pg_store) as sent, pytest.raises(Refused) as refused:
         counter.redeem(pg_store, at_counter(3), anna, "t-shirt")
     assert refused.value.reason == "per_person"
     assert SHORT in sent[0] and sent[1].startswith(SECOND) and len(sent) > 2
     # Forced onto the step path: no short attempt at all.
     pg_store.one_statement = False
-    sent.clear()
-    counter.redeem(pg_store, at_counter(4), anna, "socks")
+    with _sent(pg_store) as sent:
+        counter.redeem(pg_store, at_counter(4), anna, "socks")
     assert not any(SHORT in s for s in sent) and len(sent) > 2
     assert pg_store.verify().ok
 
@@ -549,19 +572,33 @@ def test_four_counters_hand_one_per_person_prize_once(pg_store: Store, pg_url: s
     assert pg_store.verify().ok, pg_store.verify().violations
 
 
-def _pause_after(store: Store, marker: str) -> tuple[threading.Event, threading.Event, list[int]]:
-    """Stop the store's first statement containing ``marker`` once it ran, transaction open."""
+@contextmanager
+def _pause_before(
+    store: Store, marker: str
+) -> Iterator[tuple[threading.Event, threading.Event, list[int]]]:
+    """Stop before the first statement containing ``marker`` (transaction open, the locks of the
+    statements before it held) until ``go`` is set; ``holding`` is set once stopped, with the
+    server process id of the stopped connection."""
     holding, go = threading.Event(), threading.Event()
     pid: list[int] = []
 
-    @event.listens_for(store.db.engine, "after_cursor_execute")
-    def pause(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if marker in statement and not holding.is_set():
-            pid.append(cursor.connection.info.backend_pid)
+    def maybe(raw: Any, statement: str) -> None:
+        if not holding.is_set() and marker in " ".join(statement.split()):
+            pid.append(raw.info.backend_pid)
             holding.set()
             go.wait(30)
 
-    return holding, go, pid
+    def by_sqlalchemy(_conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
+        maybe(cursor.connection, statement)
+
+    event.listen(store.db.engine, "before_cursor_execute", by_sqlalchemy)
+    driver.before_execute.append(maybe)
+    try:
+        yield holding, go, pid
+    finally:
+        go.set()
+        event.remove(store.db.engine, "before_cursor_execute", by_sqlalchemy)
+        driver.before_execute.remove(maybe)
 
 
 def _race(
@@ -570,51 +607,53 @@ def _race(
     marker: str,
     second: Callable[[Store], Any],
 ) -> tuple[Any, Any, list[str]]:
-    """``first`` stops after its ``marker`` statement; ``second`` runs until it waits for a lock
-    ``first`` holds; then ``first`` finishes. Returns both outcomes and ``second``'s statements."""
+    """``first`` stops before its ``marker`` statement; ``second`` runs until it waits for a
+    lock ``first`` holds; then ``first`` goes on. Returns both outcomes and ``second``'s
+    statements."""
     one, two = Store.open(url, migrate=False), Store.open(url, migrate=False)
-    holding, go, pid = _pause_after(one, marker)
-    sent = _counting(two)
     outcomes: dict[str, Any] = {}
+    threads: dict[str, int] = {}
 
     def run(name: str, store: Store, call: Callable[[Store], Any]) -> None:
+        threads[name] = threading.get_ident()
         try:
             outcomes[name] = call(store)
         except Refused as refusal:
             outcomes[name] = refusal.reason
 
     try:
-        a = threading.Thread(target=run, args=("first", one, first))
-        a.start()
-        assert holding.wait(30)
-        b = threading.Thread(target=run, args=("second", two, second))
-        b.start()
-        admin = make_database(url)
-        try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                with admin.read() as conn:
-                    blocked = conn.execute(
-                        text(
-                            "SELECT count(*) FROM pg_stat_activity"
-                            " WHERE :pid = ANY(pg_blocking_pids(pid))"
-                        ),
-                        {"pid": pid[0]},
-                    ).scalar_one()
-                if blocked:
-                    break
-                time.sleep(0.02)
-            else:
-                pytest.fail("the second counter never waited for the first")
-        finally:
-            admin.dispose()
-            go.set()
-        a.join(30)
-        b.join(30)
+        with _pause_before(one, marker) as (holding, go, pid), _statements(two) as seen:
+            a = threading.Thread(target=run, args=("first", one, first))
+            a.start()
+            assert holding.wait(30)
+            b = threading.Thread(target=run, args=("second", two, second))
+            b.start()
+            admin = make_database(url)
+            try:
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    with admin.read() as conn:
+                        blocked = conn.execute(
+                            text(
+                                "SELECT count(*) FROM pg_stat_activity"
+                                " WHERE :pid = ANY(pg_blocking_pids(pid))"
+                            ),
+                            {"pid": pid[0]},
+                        ).scalar_one()
+                    if blocked:
+                        break
+                    time.sleep(0.02)
+                else:
+                    pytest.fail("the second counter never waited for the first")
+            finally:
+                admin.dispose()
+                go.set()
+            a.join(30)
+            b.join(30)
     finally:
-        go.set()
         one.close()
         two.close()
+    sent = [statement for thread, statement in seen if thread == threads["second"]]
     return outcomes["first"], outcomes["second"], sent
 
 
@@ -629,7 +668,7 @@ def test_a_drop_sale_holding_the_account_stops_the_short_path(pg_store: Store, p
     sold, refused, sent = _race(
         pg_url,
         lambda s: counter.redeem_from_drop(s, Actor(station="counter-1"), anna, drop.id),
-        "INSERT INTO transfer",
+        "max(redemption.created_at)",  # debited; its per-person count next
         lambda s: counter.redeem(s, Actor(station="counter-2"), anna, "t-shirt"),
     )
     assert isinstance(sold, counter.Redeemed) and sold.drop_id == drop.id
@@ -651,7 +690,7 @@ def test_the_short_path_holds_the_account_between_its_statements(
     sold, refused, _sent = _race(
         pg_url,
         lambda s: counter.redeem(s, Actor(station="counter-2"), anna, "t-shirt"),
-        SHORT,
+        SECOND,
         lambda s: counter.redeem_from_drop(s, Actor(station="counter-1"), anna, drop.id),
     )
     assert isinstance(sold, counter.Redeemed) and sold.drop_id is None
@@ -665,7 +704,7 @@ def test_two_short_paths_for_the_same_person_and_prize(pg_store: Store, pg_url: 
     sold, refused, sent = _race(
         pg_url,
         lambda s: counter.redeem(s, Actor(station="counter-1"), anna, "t-shirt"),
-        SHORT,
+        SECOND,
         lambda s: counter.redeem(s, Actor(station="counter-2"), anna, "t-shirt"),
     )
     assert isinstance(sold, counter.Redeemed)
@@ -676,8 +715,8 @@ def test_two_short_paths_for_the_same_person_and_prize(pg_store: Store, pg_url: 
 
 
 def test_two_counters_hold_the_last_unit_of_a_drop(pg_store: Store, pg_url: str) -> None:
-    """The first hold has counted the holds and written its own, not committed; the second waits
-    for the drop's row, then counts again with a fresh snapshot: every unit is on hold."""
+    """The first hold has locked the drop's row; the second waits for it, and counts the holds
+    with a snapshot taken after the first committed its hold: every unit is on hold."""
     anna = person(pg_store, "Anna Smith", ANNA, 1000)
     boris = person(pg_store, "Иван Петров", BORIS, 1000)
     drop = counter.start_drop(
@@ -686,7 +725,7 @@ def test_two_counters_hold_the_last_unit_of_a_drop(pg_store: Store, pg_url: str)
     held, refused, sent = _race(
         pg_url,
         lambda s: counter.place_hold(s, Actor(station="counter-1"), drop.id, anna),
-        "INSERT INTO hold (id",
+        "INSERT INTO hold (id",  # the drop's row locked; the count and the hold next
         lambda s: counter.place_hold(s, Actor(station="counter-2"), drop.id, boris),
     )
     assert isinstance(held, counter.HoldView) and held.left == 0
@@ -705,7 +744,7 @@ def test_two_counters_confirm_the_same_hold(pg_store: Store, pg_url: str) -> Non
     sold, refused, _sent = _race(
         pg_url,
         lambda s: counter.confirm_hold(s, Actor(station="counter-1"), hold.hold_id),
-        "UPDATE prize_drop d SET taken = d.taken + 1",
+        "INSERT INTO redemption (id",  # the hold consumed, the unit taken; the rest next
         lambda s: counter.confirm_hold(s, Actor(station="counter-2"), hold.hold_id),
     )
     assert isinstance(sold, counter.Redeemed) and (sold.left, sold.balance) == (1, 900)
