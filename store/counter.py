@@ -787,7 +787,8 @@ def _counter_account(store: Store, station: str) -> int:
 
 
 #: The first half of a redemption (PostgreSQL's data-modifying CTEs), for the hot path: the
-#: holder of an active band with no pay-in-four plan; the operation row claimed (ON CONFLICT DO
+#: holder of an active band with no pay-in-four plan (a plan, an instalment due, a pause: the step
+#: path, which collects and refuses as pay in four says); the operation row claimed (ON CONFLICT DO
 #: NOTHING); one unit taken by the stock's guarded UPDATE; both balances moved, the debit guarded
 #: by the account's floor; the transfer written; an id for the redemption drawn. Each part needs
 #: the one before, and the locks are taken in the step path's order (the prize row, then the
@@ -804,9 +805,7 @@ _REDEEM_TAKE = text(
         SELECT a.id AS attendee_id, a.name, c.id AS account_id
         FROM attendee a
         JOIN account c ON c.attendee_id = a.id
-        WHERE a.id = :attendee
-          -- pay in four (a plan, an instalment due, a pause): the step-by-step path
-          AND c.next_due_at IS NULL
+        WHERE a.id = :attendee AND c.next_due_at IS NULL
           AND EXISTS (SELECT 1 FROM band b WHERE b.attendee_id = a.id AND b.state = 'active')
     ), op AS (
         INSERT INTO operation (op_id, kind, station, staff, correlation_id, created_at, result)
