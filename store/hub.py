@@ -16,21 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    Connection,
-    DateTime,
-    Integer,
-    String,
-    Table,
-    and_,
-    column,
-    exists,
-    func,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import Connection, Table, and_, exists, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from store import codec
@@ -721,18 +707,6 @@ SELECT now(), d.tz, d.day, d.minute, d.budget, d.rate, d.spent, d.over_budget,
 FROM decided d
 """
     )
-).columns(
-    # in the order of the SELECT list: SQLAlchemy then matches them by position, once
-    column("now", DateTime(timezone=True)),
-    column("tz", String),
-    column("day", String),
-    column("minute", Integer),
-    column("budget", Integer),
-    column("rate", Integer),
-    column("spent", Integer),
-    column("over_budget", Boolean),
-    column("result", String),
-    column("detail", String),
 )
 
 #: Stand-ins for the numbers in the refusal messages, replaced by the statement (the caller
@@ -764,15 +738,16 @@ def _cool_in_one_statement(
     budget_text = _("Your cool budget for today has {left} points left.")
     rate_text = _("At most {n} cool awards a minute: wait {s} s.")
     budget_detail, rate_detail = _refusal_details(budget_text, rate_text)
+    issuer = store.issuer_id(actor.station)
 
-    def attempt(conn: Connection) -> HubAward | Refused:
+    def attempt(conn: DriverConnection) -> HubAward | Refused:
         row = conn.execute(
             _COOL_CTE,
             {
                 "uid": uid,
                 "hubman": staff_id,
                 "points": points,
-                "issuer": system_account_id(conn, "issuer", actor.station),
+                "issuer": issuer,
                 "op_id": actor.op_id,
                 "station": actor.station,
                 "staff": actor.staff,

@@ -8,23 +8,22 @@ import multiprocessing
 import re
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from store import hub
 from store.context import Actor
 from store.demo.pins import DEMO_EVENT_FILE
 from store.errors import Refused
 from store.eventfile import load_event
-from store.ledger import forget_cached_accounts, system_account_id
+from store.ledger import forget_cached_accounts
 from store.models import metadata
-from store.service import Fallback, Store
+from store.service import Store
 from tests.factories import add_attendee
+from tests.statements import sent as sent_by
 
 UID = "04A1B2C3D4E580"
 OTHER = "04B2C3D4E5F601"
@@ -257,21 +256,6 @@ def fresh_pg_store(url: str, *, one_statement: bool) -> Store:
     return opened
 
 
-@contextmanager
-def statements_sent(store: Store) -> Iterator[list[str]]:
-    """The SQL statements the store sends inside the block."""
-    sent: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        sent.append(statement)
-
-    event.listen(store.db.engine, "before_cursor_execute", count)
-    try:
-        yield sent
-    finally:
-        event.remove(store.db.engine, "before_cursor_execute", count)
-
-
 def same_minute(store: Store, seconds: int = 8) -> None:
     """Wait until the next ``seconds`` surely fall inside one minute of the database clock."""
     with store.db.read() as conn:
@@ -307,7 +291,7 @@ def cool_scenario(store: Store) -> dict[str, Any]:
 
     def cool(uid: str, points: int, hub_id: str = "qa", who: Actor | None = None) -> Actor:
         action = (who or actor).next_action()
-        with statements_sent(store) as statements:
+        with sent_by(store) as statements:
             try:
                 given = hub.award_cool(store, action, uid, points, hub_id)
                 later = given.undo_until - given.at
@@ -341,13 +325,8 @@ def cool_scenario(store: Store) -> dict[str, Any]:
 
 
 def _prime(store: Store, actor: Actor) -> None:
-    """Set the station up for one-statement operations (its row, its issuer account, cached)."""
-
-    def nothing(conn: Any) -> None:
-        system_account_id(conn, "issuer", actor.station)
-        raise Fallback
-
-    store.run_one_statement(actor, nothing)
+    """Set the station up for one-statement operations (its row and issuer account, cached)."""
+    store.issuer_id(actor.station)
 
 
 @pytest.mark.postgres
@@ -399,7 +378,7 @@ def test_a_cool_refusal_in_one_statement_is_recorded_as_the_step_path_records_it
             _prime(store, actor)
             hub.award_cool(store, actor.next_action(), UID, 195, "qa")
             refused = actor.next_action()
-            with statements_sent(store) as sent, pytest.raises(Refused) as caught:
+            with sent_by(store) as sent, pytest.raises(Refused) as caught:
                 hub.award_cool(store, refused, OTHER, 10, "qa")
             assert (caught.value.reason, caught.value.scope) == ("cool_budget", "hub:qa")
             assert caught.value.message == "Your cool budget for today has 5 points left."
@@ -451,7 +430,7 @@ def _while_another_station_writes(store: Store, sql: str, call: Any) -> tuple[An
     pid = other.execute(text("SELECT pg_backend_pid()")).scalar_one()
 
     def run() -> None:
-        with statements_sent(store) as sent:
+        with sent_by(store, other_threads_only=True) as sent:
             try:
                 box["result"] = call()
             except Refused as refusal:
