@@ -9,7 +9,9 @@ do, and the refusal is recorded with its reason (and the hub, for the keeper's s
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -55,6 +57,8 @@ __all__ = [
     "hub_stats",
     "undo_hub_award",
 ]
+
+log = logging.getLogger("tapdesk.store")
 
 activity_t: Table = Activity.__table__  # type: ignore[attr-defined]
 attendee_t: Table = Attendee.__table__  # type: ignore[attr-defined]
@@ -480,6 +484,17 @@ def award_cool(store: Store, actor: Actor, uid: str, points: int, hub_id: str = 
         raise Refused(_("Sign in first: cool points come from your own budget."), reason="no_staff")
     staff_id = actor.staff_id
     scope = f"hub:{hub_id}" if hub_id else "cool"
+    if store.one_statement:
+        fast = _cool_in_one_statement(store, actor, uid, points, staff_id, scope)
+        if isinstance(fast, Refused):
+            # Recorded by the statement itself, as Store.run records a refusal.
+            log.info(
+                "operation refused",
+                extra={"kind": "award_cool", "op_id": actor.op_id, "reason": fast.reason},
+            )
+            raise fast
+        if fast is not None:
+            return fast
 
     def work(conn: Connection, now: datetime) -> HubAward:
         rules = _rules(conn)
@@ -549,6 +564,225 @@ def award_cool(store: Store, actor: Actor, uid: str, points: int, hub_id: str = 
         )
 
     return store.run(actor, "award_cool", work, HubAward)
+
+
+# -- the cool award in one statement (PostgreSQL) ----------------------------------------------
+
+
+def _compact(sql: str) -> str:
+    """``sql`` without its comments and indentation: psycopg parses a statement of at most 4 kB
+    once, a longer one on every call (no "--" may stand inside a string literal)."""
+    lines = (line.split("--", 1)[0].strip() for line in sql.splitlines())
+    return " ".join(line for line in lines if line).replace("( ", "(").replace(" )", ")")
+
+
+#: A "cool" award as ONE statement (data-modifying CTEs) on PostgreSQL, for the happy path and
+#: for the two common refusals (daily budget used up, too many a minute).
+#:
+#: Happy path, row for row what the step-by-step path writes: the guarded upserts on
+#: ``staff_budget`` and ``staff_rate``, both balances, the transfer, the operation row with its
+#: result (written last, ON CONFLICT DO NOTHING) and the station's change counter. The rate upsert
+#: runs only after the budget upsert returned its row, and everything after it needs the rate
+#: upsert's row: when a guard fails on a row this statement could not lock first (one inserted by
+#: another station a moment ago), the statement returns no result and the caller rolls the whole
+#: transaction back, the budget upsert included (Fallback).
+#:
+#: Refusals: the budget row and then the rate row are read FOR NO KEY UPDATE before anything is
+#: written (the step path's lock order). A locked read waits for a station writing the row and
+#: returns its newest version, so the guards are decided on what the upserts would see, and the
+#: message's numbers are the newest. When a guard fails, the statement writes nothing but the
+#: "refused" audit row Store.run would record (same action, subject and detail JSON; the caller
+#: builds the message with the same ``_()`` strings and checks the statement wrote exactly that)
+#: — but only when the budget row it locked is the version its snapshot saw. A newer version
+#: means another operation committed after the snapshot, maybe this same operation id retried
+#: from another process, whose first result the step path would return: it falls back. So does
+#: everything else (an inactive or unbound band, the hubman's own band, more than the daily
+#: budget in one award, a retried operation id, a pay-in-four instalment due, the first award
+#: of the day when a guard fails).
+_COOL_CTE = text(
+    _compact(
+        """
+WITH rules AS (
+    -- one row, the defaults without an event (as _rules reads them)
+    SELECT COALESCE(max(e.timezone), 'UTC') AS tz,
+           COALESCE(max(e.l ->> 'cool_daily_budget')::int, 200) AS budget,
+           COALESCE(max(e.l ->> 'cool_rate_per_minute')::int, 3) AS rate,
+           COALESCE(max(e.l ->> 'undo_minutes_hub')::int, 2) AS undo
+    FROM (SELECT timezone, NULLIF(settings, '')::jsonb -> 'limits' AS l
+          FROM event ORDER BY id LIMIT 1) e
+), holder AS (
+    SELECT a.id AS attendee_id, a.name, c.id AS account_id,
+           -- a pay-in-four instalment due: the step-by-step path collects it
+           (c.next_due_at IS NULL OR c.next_due_at > now()) AS nothing_due
+    FROM band b
+    JOIN attendee a ON a.id = b.attendee_id
+    JOIN account c ON c.attendee_id = a.id
+    WHERE b.uid = :uid AND b.state = 'active'
+      -- not the hubman's own band
+      AND a.code IS DISTINCT FROM
+          (SELECT s.attendee_code FROM staff_member s WHERE s.id = :hubman)
+      -- a retried operation id: the step-by-step path returns its first result
+      AND NOT EXISTS (SELECT 1 FROM operation o WHERE o.op_id = :op_id)
+), ok AS (
+    SELECT h.*, r.*, to_char(now() AT TIME ZONE r.tz, 'YYYY-MM-DD') AS day,
+           floor(extract(epoch FROM now()) / 60)::int AS minute
+    FROM holder h, rules r
+    WHERE :points <= r.budget
+), budget_now AS MATERIALIZED (
+    SELECT spent, xmin AS version FROM staff_budget
+    WHERE staff_id = :hubman AND day = (SELECT day FROM ok)
+    FOR NO KEY UPDATE
+), rate_now AS MATERIALIZED (
+    SELECT count FROM staff_rate
+    WHERE staff_id = :hubman AND minute = (SELECT minute FROM ok)
+      -- after the budget row (the step path's lock order), and only with it
+      AND EXISTS (SELECT 1 FROM budget_now)
+    FOR NO KEY UPDATE
+), decided AS (
+    SELECT ok.*, b.spent,
+           (b.spent + :points > ok.budget) IS TRUE AS over_budget,
+           (r.count >= ok.rate) IS TRUE AS over_rate,
+           -- the budget row locked is the version this statement's snapshot saw
+           b.version = (SELECT xmin FROM staff_budget
+                         WHERE staff_id = :hubman AND day = ok.day) AS as_seen
+    FROM ok LEFT JOIN budget_now b ON true LEFT JOIN rate_now r ON true
+), budget_up AS (
+    INSERT INTO staff_budget AS sb (staff_id, day, spent)
+    SELECT :hubman, day, :points FROM decided
+    WHERE nothing_due AND NOT over_budget AND NOT over_rate
+    ON CONFLICT (staff_id, day) DO UPDATE SET spent = sb.spent + :points
+    WHERE sb.spent + :points <= (SELECT budget FROM rules)
+    RETURNING spent
+), rate_up AS (
+    INSERT INTO staff_rate AS sr (staff_id, minute, count)
+    SELECT :hubman, d.minute, 1 FROM decided d, budget_up
+    ON CONFLICT (staff_id, minute) DO UPDATE SET count = sr.count + 1
+    WHERE sr.count < (SELECT rate FROM rules)
+    RETURNING count
+), passed AS (
+    SELECT d.* FROM decided d, rate_up
+), moved AS (
+    UPDATE account AS c
+    SET balance = c.balance + CASE WHEN c.id = p.account_id THEN :points ELSE -:points END
+    FROM passed p
+    WHERE c.id IN (:issuer, p.account_id)
+    RETURNING c.id, c.balance
+), posted AS (
+    INSERT INTO transfer (op_id, seq, debit_account_id, credit_account_id, amount, code,
+                          reference, station, staff, correlation_id, created_at)
+    SELECT :op_id, 0, :issuer, p.account_id, :points, 'cool',
+           'cool:' || :hubman || ':' || p.day, :station, :staff, :corr, now()
+    FROM passed p
+    RETURNING id
+), op AS (
+    INSERT INTO operation (op_id, kind, station, staff, correlation_id, created_at, result)
+    SELECT :op_id, 'award_cool', :station, :staff, :corr, now(),
+           json_build_object(
+               'transfer_id', t.id, 'attendee_id', p.attendee_id, 'name', p.name,
+               'points', :points, 'balance', m.balance, 'what', CAST(:what AS text),
+               'at', now(), 'undo_until', now() + make_interval(mins => p.undo)
+           )::text
+    FROM passed p, posted t, moved m
+    WHERE m.id = p.account_id
+    ON CONFLICT DO NOTHING
+    RETURNING result
+), advanced AS (
+    UPDATE station SET change_seq = change_seq + 1
+    WHERE name = :station AND EXISTS (SELECT 1 FROM op)
+), audited AS (
+    -- the step path checks the budget first, then the rate
+    INSERT INTO audit (at, station, staff, correlation_id, action, subject, detail)
+    SELECT now(), :station, :staff, :corr, 'refused', :subject,
+           CASE WHEN over_budget
+                THEN replace(:budget_detail, :mark_n, (budget - spent)::text)
+                ELSE replace(replace(:rate_detail, :mark_n, rate::text), :mark_s,
+                             (60 - floor(extract(epoch FROM now()))::bigint % 60)::text)
+           END
+    FROM decided
+    WHERE as_seen AND (over_budget OR over_rate)
+    RETURNING detail
+)
+SELECT now(), d.tz, d.day, d.minute, d.budget, d.rate, d.spent, d.over_budget,
+       (SELECT result FROM op) AS result, (SELECT detail FROM audited) AS detail
+FROM decided d
+"""
+    )
+)
+
+#: Stand-ins for the numbers in the refusal messages, replaced by the statement (the caller
+#: checks the outcome against the message it builds itself).
+_MARK_N = "\u27e6n\u27e7"
+_MARK_S = "\u27e6s\u27e7"
+
+
+def _refusal_detail(reason: str, message: str) -> str:
+    """The detail JSON of the "refused" audit row, exactly as Store.audit writes it."""
+    detail = {"kind": "award_cool", "reason": reason, "message": message}
+    return json.dumps(detail, ensure_ascii=False, default=str)
+
+
+@functools.lru_cache(maxsize=8)
+def _refusal_details(budget_text: str, rate_text: str) -> tuple[str, str]:
+    """The two refusals' detail JSON with stand-ins for their numbers (per language)."""
+    return (
+        _refusal_detail("cool_budget", budget_text.format(left=_MARK_N)),
+        _refusal_detail("cool_rate", rate_text.format(n=_MARK_N, s=_MARK_S)),
+    )
+
+
+def _cool_in_one_statement(
+    store: Store, actor: Actor, uid: str, points: int, staff_id: str, scope: str
+) -> HubAward | Refused | None:
+    """A cool award in one statement: the award, the refusal to raise (already recorded), or
+    None to take the step-by-step path."""
+    budget_text = _("Your cool budget for today has {left} points left.")
+    rate_text = _("At most {n} cool awards a minute: wait {s} s.")
+    budget_detail, rate_detail = _refusal_details(budget_text, rate_text)
+    issuer = store.issuer_id(actor.station)
+
+    def attempt(conn: DriverConnection) -> HubAward | Refused:
+        row = conn.execute(
+            _COOL_CTE,
+            {
+                "uid": uid,
+                "hubman": staff_id,
+                "points": points,
+                "issuer": issuer,
+                "op_id": actor.op_id,
+                "station": actor.station,
+                "staff": actor.staff,
+                "corr": actor.correlation_id,
+                "what": _("for being cool"),
+                "subject": scope[:200],
+                "budget_detail": budget_detail,
+                "rate_detail": rate_detail,
+                "mark_n": _MARK_N,
+                "mark_s": _MARK_S,
+            },
+        ).first()
+        if row is None:
+            raise Fallback  # nothing written: see _COOL_CTE
+        now: datetime = row.now
+        # The event day and minute as the step path works them out (Python's time zones).
+        if (
+            event_day(now, row.tz).isoformat() != row.day
+            or int(now.timestamp() // 60) != row.minute
+        ):
+            raise Fallback
+        if row.result is not None:
+            return codec.load(HubAward, row.result)
+        if row.detail is None:
+            raise Fallback  # nothing written
+        if row.over_budget:
+            reason, message = "cool_budget", budget_text.format(left=row.budget - row.spent)
+        else:
+            s = 60 - int(now.timestamp()) % 60
+            reason, message = "cool_rate", rate_text.format(n=row.rate, s=s)
+        if row.detail != _refusal_detail(reason, message):
+            raise Fallback  # never seen: the recorded refusal must say what the station shows
+        return Refused(message, reason=reason, scope=scope)
+
+    return store.run_one_statement(actor, attempt)
 
 
 # -- the common award in one statement (PostgreSQL) ----------------------------------------------

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import select, text
 
 from store.bands import block_band, unblock_band
@@ -20,6 +23,7 @@ from store.models import Audit, Band
 from store.points import award
 from store.service import Store
 from store.wristbands import (
+    BandInspection,
     OtherBand,
     inspect_band,
     record_lost_band_attempt,
@@ -314,3 +318,161 @@ def test_desk_undo_after_a_replacement_returns_the_band_worn_now(store: Store) -
             ).all()
         )
     assert states == {"04AAAAAAAAAA01": "lost", "04AAAAAAAAAA02": "returned"}
+
+
+# -- the inspection in one statement ------------------------------------------------------------
+
+
+def step_by_step_inspection(store: Store, uid: str) -> BandInspection:
+    """The inspection as it was read before it became one statement (six reads, three
+    transactions): the reference the one statement must match field for field."""
+    from store import credit
+    from store.coats import held_coat
+    from store.desk import _timezone, local_time
+    from store.points import statement
+    from store.wristbands import _INSPECT, TRANSFERS_SHOWN, Holder
+
+    band_uid = uid.strip().upper()
+    with store.db.read() as conn:
+        timezone = _timezone(conn)
+        row = conn.execute(_INSPECT.where(band_t.c.uid == band_uid)).first()
+        if row is None:
+            return BandInspection(
+                band_uid, "unbound", "", None, None, None, None, None, None, (), ()
+            )
+        others: tuple[OtherBand, ...] = ()
+        credit_note = plans_note = ""
+        if row.attendee_id is not None and row.next_due_at is not None:
+            overdue = credit.overdue_points(conn, int(row.attendee_id))
+            credit_note = credit.paused_text(overdue) if overdue else ""
+            plans_note = credit.plans_text(conn, int(row.attendee_id), timezone)
+        if row.attendee_id is not None:
+            others = tuple(
+                OtherBand(r.uid, r.state)
+                for r in conn.execute(
+                    select(band_t.c.uid, band_t.c.state)
+                    .where(band_t.c.attendee_id == row.attendee_id, band_t.c.uid != band_uid)
+                    .order_by(band_t.c.bound_at.desc(), band_t.c.uid)
+                )
+            )
+    holder = (
+        Holder(int(row.attendee_id), row.name, row.code) if row.attendee_id is not None else None
+    )
+    transfers = statement(store, holder.attendee_id, TRANSFERS_SHOWN) if holder is not None else ()
+    coat = held_coat(store, holder.attendee_id) if holder is not None else None
+    return BandInspection(
+        uid=band_uid,
+        state=row.state,
+        state_reason=row.state_reason or "",
+        state_at=row.state_at,
+        state_at_local=local_time(row.state_at, timezone) if row.state_at else None,
+        state_station=row.state_station,
+        state_staff=row.state_staff,
+        holder=holder,
+        balance=int(row.balance) if holder is not None and row.balance is not None else None,
+        transfers=transfers,
+        other_bands=others,
+        next_due_at=row.next_due_at if holder is not None else None,
+        credit_note=credit_note,
+        plans_note=plans_note,
+        coat=coat,
+    )
+
+
+@contextmanager
+def statements_sent(store: Store) -> Iterator[list[str]]:
+    """The SQL statements the store sends inside the block (BEGIN is not a statement)."""
+    sent: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.strip() != "BEGIN":
+            sent.append(statement)
+
+    sa_event.listen(store.db.engine, "before_cursor_execute", count)
+    try:
+        yield sent
+    finally:
+        sa_event.remove(store.db.engine, "before_cursor_execute", count)
+
+
+#: References whose names the inspection looks up, and look-alikes it must not.
+REFERENCES = (
+    "activity:qa-bug-hunt",
+    "undo:activity:qa-bug-hunt",
+    "undo:undo:activity:qa-bug-hunt",
+    "Activity:qa-bug-hunt",
+    "activity:",
+    "activity:no-such-activity",
+    "quiz:t01-q1",
+    "undo:quiz:t01-q1",
+    "prize:stickers",
+    "undo:prize:stickers",
+    "pay-in-four:headphones",
+    "pay-in-four:headphones:1",
+    "undo:pay-in-four:headphones:credit",
+    "pay-in-four:head",
+    "pay-in-four:",
+    "prize:",
+    "robot arm",
+)
+
+
+def test_inspection_in_one_statement_matches_the_step_by_step_reads(event: Store) -> None:
+    from store import coats
+    from store import hub as hubs
+
+    ivan = banded(event, points=25)
+    hubman = Actor(station="hub-qa", staff="Hubman", staff_id="hub-backend")
+    given = hubs.award_activity(event, hubman.next_action(), OLD, "qa-bug-hunt")
+    hubs.undo_hub_award(event, hubman.next_action(), given.transfer_id)
+    hubs.award_quiz(event, hubman.next_action(), OLD, "t01-q1")
+    hubs.award_cool(event, hubman.next_action(), OLD, 10)
+    for n, reference in enumerate(REFERENCES):  # the names show with these codes only
+        award(event, hub(), OLD, 1, ("activity", "quiz")[n % 2], reference)
+    coats.coat_tap(event, Actor(station="coats-1", staff="Coats"), OLD)
+    replace_band(event, table(), ivan, NEW)
+    banded(event, "Anna Smith", uid=THIRD)
+    return_band(event, table(), THIRD)
+
+    for uid in (NEW, OLD.lower(), THIRD, "04999999999999"):
+        with statements_sent(event) as sent:
+            found = inspect_band(event, uid)
+        assert len(sent) == 1, sent
+        assert found == step_by_step_inspection(event, uid)
+    found = inspect_band(event, NEW)
+    assert found.coat is not None and found.other_bands == (OtherBand(OLD, "lost"),)
+    labels: dict[str, str] = {}
+    for moved in found.transfers:  # newest first: the crafted references, not the hub's undo
+        labels.setdefault(moved.reference, moved.label)
+    assert labels["undo:activity:qa-bug-hunt"] == "Quiz: Bug hunt: find the five planted bugs"
+    assert labels["undo:pay-in-four:headphones:credit"] == "Activity: Headphones"
+    assert labels["pay-in-four:head"] == "Quiz: head"
+    assert labels["Activity:qa-bug-hunt"] == "Quiz"  # no such kind: no name
+    assert len(found.transfers) == 20
+
+
+def test_inspection_of_a_paused_holder_matches_the_step_by_step_reads(event: Store) -> None:
+    from store import credit
+
+    banded(event, points=225)
+    with event.db.write() as conn:
+        raw = conn.execute(text("SELECT settings FROM event")).scalar_one()
+        settings = json.loads(raw)
+        settings["credit"]["threshold"] = 0
+        conn.execute(text("UPDATE event SET settings = :s"), {"s": json.dumps(settings)})
+    ivan = inspect_band(event, OLD).holder
+    assert ivan is not None
+    credit.redeem_in_four(event, Actor(station="counter-1"), ivan.attendee_id, "headphones")
+    found = inspect_band(event, OLD)
+    assert found.plans_note.startswith("Pay in four: 1 open plan")
+    assert found == step_by_step_inspection(event, OLD)
+    assert {t.label for t in found.transfers} >= {"Prize: Headphones (pay in four)"}
+
+
+def test_the_inspection_is_short_enough_for_psycopg_to_parse_once() -> None:
+    """psycopg caches its parse of a statement of at most 4096 bytes."""
+    from sqlalchemy.dialects import postgresql
+
+    from store.wristbands import _INSPECT_ALL
+
+    assert len(str(_INSPECT_ALL.compile(dialect=postgresql.dialect())).encode()) <= 4096
