@@ -181,6 +181,21 @@ class Database:
         with self._connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
+    def analyze(self) -> None:
+        """Refresh the planner's statistics after a bulk load (an import, the demo, a bench).
+
+        PostgreSQL plans a lookup from its statistics, and a station keeps a prepared plan for
+        the life of its connection: planned against an empty ``band`` table, a tap would scan
+        every band instead of reading one by its key. Autovacuum catches up eventually; after a
+        bulk load it should not have to. SQLite: its ``ANALYZE`` serves the same purpose.
+        """
+        with self._connect() as conn:
+            if self.dialect == "postgresql":
+                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+            else:
+                conn.exec_driver_sql("ANALYZE")
+                conn.commit()
+
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()

@@ -650,6 +650,8 @@ def import_attendees(
                 rejected=len(report.rejected),
                 missing=len(missing),
             )
+    if created > 1000:
+        store.db.analyze()  # stations plan their lookups for the table as it now is
     return report
 
 

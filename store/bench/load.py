@@ -500,6 +500,7 @@ def run_load(
         per_station = max(50, int(seconds * DESK_PEOPLE_PER_STATION_SECOND))
         desk_people = _seed_desk_people(store, per_station * stations)
         attendee_ids, drop_id = _seed_counter(store, uids, seconds)
+        store.db.analyze()  # the stations plan their lookups against the seeded tables
         catalogue = hub.hub_catalogue(store)
         store.close()
         hubs = [hub_id for hub_id, _name in catalogue.hubs]

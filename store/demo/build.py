@@ -195,6 +195,7 @@ def build_demo(store: Store, csv_path: Path = DEMO_ATTENDEES) -> DemoSummary:
         from store.demo.credit_seed import seed_pay_in_four
 
         seed_pay_in_four(store)
+    store.db.analyze()
     return DemoSummary(
         attendees=len(rows), checked_in=checked_in, points_posted=posted, points_waiting=waiting
     )
