@@ -790,13 +790,16 @@ def _cool_in_one_statement(
 #: An activity or quiz award as ONE statement (data-modifying CTEs), for the hot path on
 #: PostgreSQL: the holder of an active band, not the hubman themself; the guarded earn-limit
 #: upserts (the activity's "at most N" and the hub's cool-down, or the question's "once"); both
-#: balances; the transfer; the operation row with its result; the station's change counter. Each
-#: part depends on the one before, and the operation row is written last (ON CONFLICT DO
-#: NOTHING): when anything is missing — a refusal, a limit, a retried operation id — the caller
-#: rolls the whole transaction back and takes the step-by-step path, which explains the refusal
-#: (and records it) or returns the retried operation's first result. So does an attendee with a
-#: pay-in-four instalment due (the step path collects it). Four round trips (BEGIN,
-#: this, COMMIT and nothing else) instead of about fourteen.
+#: balances; the transfer; the operation row with its result; the station's change counter.
+#:
+#: All or nothing by itself, so it runs without BEGIN and COMMIT (one round trip): every write
+#: depends on the first one (``lim``), and ``ok`` checks in the statement's snapshot everything
+#: the guards will check — the limit, the cool-down, an operation id already used — so that a
+#: refusal, a limit or a retry writes nothing and returns no result: the station then takes the
+#: step-by-step path, which explains the refusal (and records it) or returns the retried
+#: operation's first result. So does an attendee with a pay-in-four instalment due (the step
+#: path collects it). The guarded upserts still decide: when one refuses after ``lim`` wrote
+#: (another station changed the row a moment ago), ``tapdesk_fallback()`` undoes the statement.
 _HUB_AWARD_CTE = """
 WITH what AS (
     {what}
@@ -816,6 +819,17 @@ WITH what AS (
     SELECT h.attendee_id, h.name, h.account_id, w.points, w.what, w.max_count, w.cooldown,
            w.hub_rule
     FROM holder h, what w
+    WHERE NOT EXISTS (SELECT 1 FROM operation o WHERE o.op_id = :op_id)
+      AND NOT EXISTS (
+          SELECT 1 FROM earn_limit l
+          WHERE l.rule = :rule AND l.attendee_id = h.attendee_id
+            AND NOT (l.last_at <= now() AND l.count < COALESCE(w.max_count, 2147483647))
+      )
+      AND (w.hub_rule = '' OR NOT EXISTS (
+          SELECT 1 FROM earn_limit v
+          WHERE v.rule = w.hub_rule AND v.attendee_id = h.attendee_id
+            AND v.last_at > now() - make_interval(mins => w.cooldown)
+      ))
 ), lim AS (
     INSERT INTO earn_limit (rule, attendee_id, count, last_at)
     SELECT :rule, ok.attendee_id, 1, now() FROM ok
@@ -868,7 +882,10 @@ WITH what AS (
     UPDATE station SET change_seq = change_seq + 1
     WHERE name = :station AND EXISTS (SELECT 1 FROM op)
 )
-SELECT (SELECT result FROM op) AS result
+SELECT CASE
+    WHEN EXISTS (SELECT 1 FROM op) THEN (SELECT result FROM op)
+    WHEN EXISTS (SELECT 1 FROM lim) THEN tapdesk_fallback()  -- a race lost after writing
+END AS result
 """
 
 _ACTIVITY_WHAT = """
@@ -915,10 +932,10 @@ def _award_in_one_statement(
             },
         ).first()
         if row is None or row.result is None:
-            raise Fallback
+            raise Fallback  # nothing was written
         return codec.load(HubAward, row.result)
 
-    return store.run_one_statement(actor, attempt)
+    return store.run_one_statement(actor, attempt, single=True)
 
 
 def _holder(conn: Connection, uid: str, scope: str) -> BandHolder:

@@ -159,6 +159,10 @@ class _Found:
         return found, moved
 
 
+#: The SQLSTATE of ``tapdesk_fallback()`` (migration 0007): a one-statement operation undid itself.
+FALLBACK_SQLSTATE = "TD001"
+
+
 class Fallback(Exception):
     """Raised inside :meth:`Store.run_one_statement`: roll back, take the step-by-step path."""
 
@@ -274,7 +278,9 @@ class Store:
                     raise
                 raise unavailable(self.db.url, exc) from exc
 
-    def run_one_statement(self, actor: Actor, attempt: Callable[[DriverConnection], R]) -> R | None:
+    def run_one_statement(
+        self, actor: Actor, attempt: Callable[[DriverConnection], R], *, single: bool = False
+    ) -> R | None:
         """The common case of an operation as one statement (PostgreSQL), or None to fall back.
 
         ``attempt`` sends one prebuilt ``text()`` statement (data-modifying CTEs that claim the
@@ -291,6 +297,13 @@ class Store:
         CPU of the same statement through SQLAlchemy. The station's row (whose change counter
         the statement advances) and its issuer account exist before the first attempt
         (:meth:`issuer_id`).
+
+        ``single``: the attempt sends exactly one statement, and that statement is all-or-nothing
+        by itself — it returns no result only when it wrote nothing, and when it finds after
+        writing that it cannot finish (a race lost a moment ago) it calls ``tapdesk_fallback()``
+        (migration 0007), whose error undoes it. Then it runs without BEGIN and COMMIT: one round
+        trip instead of three. A connection lost while it runs leaves the outcome unknown (the
+        server may have committed it), settled by the operation id like a lost COMMIT.
         """
         committing = False
         with correlation(actor.correlation_id):
@@ -302,12 +315,16 @@ class Store:
                     raise unavailable(self.db.url, exc) from exc
                 raw: psycopg.Connection[Any] = fairy.driver_connection  # type: ignore[assignment]
                 try:
-                    with raw.transaction():
-                        result = attempt(DriverConnection(self.db.engine, raw))
-                        committing = True  # leaving the block sends COMMIT
+                    if single:
+                        result = self._attempt_alone(raw, attempt)
+                    else:
+                        with raw.transaction():
+                            result = attempt(DriverConnection(self.db.engine, raw))
+                            committing = True  # leaving the block sends COMMIT
                 except psycopg.Error:
                     if raw.broken or raw.closed:
                         fairy.invalidate()  # the pool must not hand out a dead connection
+                        committing = committing or single  # it may have committed on its own
                     raise
                 finally:
                     fairy.close()
@@ -326,6 +343,21 @@ class Store:
                 raise unavailable(self.db.url, exc) from exc
         log.info("operation applied", extra={"kind": "one_statement", "op_id": actor.op_id})
         return result
+
+    def _attempt_alone(
+        self, raw: psycopg.Connection[Any], attempt: Callable[[DriverConnection], R]
+    ) -> R:
+        """Run an all-or-nothing one-statement attempt in autocommit (see run_one_statement)."""
+        raw.autocommit = True
+        try:
+            return attempt(DriverConnection(self.db.engine, raw))
+        except psycopg.Error as exc:
+            if exc.sqlstate == FALLBACK_SQLSTATE:
+                raise Fallback from exc  # the statement undid itself: nothing written
+            raise
+        finally:
+            if not (raw.broken or raw.closed):
+                raw.autocommit = False
 
     def issuer_id(self, station: str) -> int:
         """``station``'s issuer account, made (with the station's row) on first use.

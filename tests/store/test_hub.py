@@ -551,3 +551,39 @@ def test_the_cool_statement_is_short_enough_for_psycopg_to_parse_once() -> None:
 
     compiled = str(hub._COOL_CTE.compile(dialect=postgresql.dialect()))
     assert len(compiled.encode()) <= 4096
+
+
+@pytest.mark.postgres
+def test_a_cool_down_started_meanwhile_undoes_the_whole_award_statement(pg_url: str) -> None:
+    """The activity statement runs without BEGIN/COMMIT, so it must undo itself. Its snapshot
+    sees no cool-down; its "at most N" row is written; then the hub's visit row, updated by
+    another station a moment ago, refuses: ``tapdesk_fallback()`` undoes the statement (the
+    activity's row included) and the step path words the cool-down."""
+    store = fresh_pg_store(pg_url, one_statement=True)
+    try:
+        actor = hubman()
+        _prime(store, actor)
+        hub.award_activity(store, actor.next_action(), UID, "qa-bug-hunt")  # visit: now
+        with store.db.write() as conn:
+            conn.execute(text("UPDATE earn_limit SET last_at = now() - interval '1 hour'"))
+        outcome, sent = _while_another_station_writes(
+            store,
+            "UPDATE earn_limit SET last_at = now() WHERE rule = 'hub:qa'",
+            lambda: hub.award_activity(store, actor.next_action(), UID, "qa-test-design"),
+        )
+        assert isinstance(outcome, Refused) and outcome.reason == "cooldown"
+        assert sent > 1  # the one statement undid itself; the step path refused
+        with store.db.read() as conn:
+            rules = conn.execute(text("SELECT rule FROM earn_limit ORDER BY rule")).scalars()
+            assert list(rules) == ["activity:qa-bug-hunt", "hub:qa"]
+            assert conn.execute(text("SELECT count(*) FROM transfer")).scalar() == 1
+        assert store.verify().ok
+    finally:
+        store.close()
+
+
+def test_the_award_statements_are_short_enough_for_psycopg_to_parse_once() -> None:
+    from sqlalchemy.dialects import postgresql
+
+    for statement in hub._FAST.values():
+        assert len(str(statement.compile(dialect=postgresql.dialect())).encode()) <= 4096

@@ -239,7 +239,11 @@ def test_a_connection_cut_mid_operation_is_retried_and_lands_once(
         check=lambda: store.operation_outcome(actor.op_id),
         policy=FAST,
     )
-    assert cut[0] and states[0] is RetryState.UNREACHABLE
+    # Step by step, the cut comes before COMMIT: "unreachable". The one statement commits on its
+    # own (no BEGIN/COMMIT), so a connection lost while it runs is "outcome unknown", settled
+    # by the operation id: not applied, so it is sent again.
+    first = RetryState.UNREACHABLE if path == "step by step" else RetryState.UNKNOWN
+    assert cut[0] and states[0] is first
     assert given.points == 20 and given.balance == 20
     assert transfers_of(store, actor.op_id) == 1
     assert store.verify().ok
@@ -248,23 +252,15 @@ def test_a_connection_cut_mid_operation_is_retried_and_lands_once(
 @pytest.mark.postgres
 @pytest.mark.parametrize("path", PATHS)
 def test_a_cut_during_commit_is_unknown_then_settled_by_the_operation_id(
-    pg_event_store: Store, pg_url: str, path: str, monkeypatch: pytest.MonkeyPatch
+    pg_event_store: Store, pg_url: str, path: str, no_driver_hooks: None
 ) -> None:
     """The backend is killed as COMMIT is sent: "outcome unknown", then settled; lands once."""
     store = pg_event_store
     actor = hubman()
     cut = [False]
     if path == "one statement":
-        real_first = driver.DriverResult.first
-
-        def first_then_cut(self: driver.DriverResult) -> Any:
-            row = real_first(self)
-            if not cut[0] and row is not None and getattr(row, "result", None):
-                cut[0] = True  # the statement did everything; COMMIT comes next
-                _kill(pg_url, self._cursor.connection.info.backend_pid)
-            return row
-
-        monkeypatch.setattr(driver.DriverResult, "first", first_then_cut)
+        # It has no COMMIT of its own: the backend dies as the statement is sent.
+        cut = _cut_before(store, path, lambda pid: _kill(pg_url, pid), "UPDATE account")
     else:
         store.one_statement = False
 
@@ -309,16 +305,17 @@ def test_a_commit_whose_answer_was_lost_is_not_applied_twice(
     if path == "one statement":
         import psycopg
 
-        real_exit = psycopg.Transaction.__exit__
+        real_first = driver.DriverResult.first
 
-        def exit_then_lose(self: Any, *exc: Any) -> Any:
-            handled = real_exit(self, *exc)
-            if not lost[0] and exc[0] is None:
+        def first_then_lose(self: driver.DriverResult) -> Any:
+            row = real_first(self)  # the statement ran, and committed on its own
+            if not lost[0]:
                 lost[0] = True
+                self._cursor.connection.close()
                 raise psycopg.OperationalError("server closed the connection")
-            return handled
+            return row
 
-        monkeypatch.setattr(psycopg.Transaction, "__exit__", exit_then_lose)
+        monkeypatch.setattr(driver.DriverResult, "first", first_then_lose)
     else:
         dialect = store.db.engine.dialect
         real_commit = dialect.do_commit
