@@ -886,6 +886,7 @@ _CHECK_IN_CTE = _compact(
 WITH person AS (
     SELECT a.id, a.name, a.field FROM attendee a
     WHERE a.id = :attendee_id AND a.active AND a.checked_in_at IS NULL AND a.field <> ''
+      AND NOT EXISTS (SELECT 1 FROM operation o WHERE o.op_id = :op_id)
 ), ev AS (
     SELECT e.timezone,
            CASE WHEN jsonb_typeof(s.settings #> '{{colours,default}}') = 'string'
@@ -966,8 +967,11 @@ WITH person AS (
 )
 SELECT m.id, m.name, m.colour_id, m.colour_name, m.colour_name_ru, m.colour_hex,
        now() AS now, cs.ids AS colours, pd.total AS pending,
-       (SELECT timezone FROM ev) AS timezone, (SELECT result FROM op) AS result
-FROM marked m, pending pd, colours cs
+       (SELECT timezone FROM ev) AS timezone, (SELECT result FROM op) AS result,
+       CASE WHEN EXISTS (SELECT 1 FROM marked) AND NOT EXISTS (SELECT 1 FROM op)
+            THEN tapdesk_fallback() END AS undone
+FROM (SELECT 1) AS one
+LEFT JOIN (marked m CROSS JOIN pending pd CROSS JOIN colours cs) ON true
 """
 )
 #: The stored result, when the statement's JSON is not what ``codec.dump`` writes (a time zone
@@ -1017,7 +1021,9 @@ def _one_statement(
             conn.execute(_SAVE_RESULT, {"op_id": actor.op_id, "result": dumped})
         return result
 
-    return store.run_one_statement(actor, attempt)
+    # All or nothing by itself (a race lost after writing undoes it: tapdesk_fallback()), so it
+    # runs without BEGIN and COMMIT.
+    return store.run_one_statement(actor, attempt, single=True)
 
 
 def _check_in_in_one_statement(
@@ -1068,6 +1074,7 @@ WITH person AS (
     WHERE a.id = :attendee_id AND a.checked_in_at IS NOT NULL AND ci.band_uid IS NULL
       AND NOT EXISTS (SELECT 1 FROM band b WHERE b.attendee_id = a.id AND b.state = 'active')
       AND NOT EXISTS (SELECT 1 FROM band b WHERE b.uid = :uid)
+      AND NOT EXISTS (SELECT 1 FROM operation o WHERE o.op_id = :op_id)
 ), claimed AS (
     INSERT INTO band (uid, attendee_id, state, state_reason, state_at, state_station,
                       state_staff, bound_at)
@@ -1136,8 +1143,10 @@ WITH person AS (
     WHERE name = :station AND EXISTS (SELECT 1 FROM op)
 )
 SELECT b.id, b.name, b.points, b.transfer_id, b.balance, now() AS now,
-       (SELECT result FROM op) AS result
-FROM bound b
+       (SELECT result FROM op) AS result,
+       CASE WHEN EXISTS (SELECT 1 FROM claimed) AND NOT EXISTS (SELECT 1 FROM op)
+            THEN tapdesk_fallback() END AS undone
+FROM (SELECT 1) AS one LEFT JOIN bound b ON true
 """
 )
 
