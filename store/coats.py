@@ -1136,7 +1136,8 @@ def _tap_in_one_statement(store: Store, actor: Actor, band_uid: str) -> CoatTick
         conn.execute(_SAVE_TICKET, {"op_id": actor.op_id, "result": codec.dump(result)})
         return result
 
-    return store.run_one_statement(actor, attempt)
+    # Stations racing for the same lowest free hanger: the loser's next attempt takes the next one.
+    return store.run_one_statement(actor, attempt, conflict_retries=3)
 
 
 def _out_in_one_statement(

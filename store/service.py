@@ -279,7 +279,12 @@ class Store:
                 raise unavailable(self.db.url, exc) from exc
 
     def run_one_statement(
-        self, actor: Actor, attempt: Callable[[DriverConnection], R], *, single: bool = False
+        self,
+        actor: Actor,
+        attempt: Callable[[DriverConnection], R],
+        *,
+        single: bool = False,
+        conflict_retries: int = 0,
     ) -> R | None:
         """The common case of an operation as one statement (PostgreSQL), or None to fall back.
 
@@ -304,6 +309,10 @@ class Store:
         (migration 0007), whose error undoes it. Then it runs without BEGIN and COMMIT: one round
         trip instead of three. A connection lost while it runs leaves the outcome unknown (the
         server may have committed it), settled by the operation id like a lost COMMIT.
+
+        ``conflict_retries``: after a unique-index conflict (another station took the same hanger
+        a moment ago), run the attempt again up to that many times before falling back: the next
+        attempt sees the winner's row and takes another one.
         """
         committing = False
         with correlation(actor.correlation_id):
@@ -328,8 +337,14 @@ class Store:
                     raise
                 finally:
                     fairy.close()
-            except (Fallback, psycopg.errors.IntegrityError):
+            except Fallback:
                 return None  # rolled back: nothing written
+            except psycopg.errors.IntegrityError:
+                if conflict_retries <= 0:
+                    return None  # rolled back: nothing written
+                return self.run_one_statement(
+                    actor, attempt, single=single, conflict_retries=conflict_retries - 1
+                )
             except (psycopg.Error, DatabaseUnavailable) as exc:
                 log.warning(
                     "database error",

@@ -327,9 +327,10 @@ def test_a_tap_and_a_hand_back_are_two_statements_and_store_their_result(pg_stor
     assert pg_store.verify().ok
 
 
-def test_losing_a_hanger_race_falls_back_to_the_next_free_hanger(pg_store: Store) -> None:
+def test_losing_a_hanger_race_takes_the_next_free_hanger(pg_store: Store) -> None:
     """Another station's coat goes on Rack A 1 while this tap's statement waits on the index:
-    the statement fails on the unique index, and the step path takes Rack A 2."""
+    the statement fails on the unique index, and its next attempt (still one statement, not the
+    step-by-step path) takes Rack A 2."""
     _a, band_a = person(pg_store, 1)
     b, _band_b = person(pg_store, 2)
     station = Actor(station="coats-1")
@@ -349,17 +350,23 @@ def test_losing_a_hanger_race_falls_back_to_the_next_free_hanger(pg_store: Store
         {"b": b},
     )
     found: list[CoatTicket] = []
-    tapping = threading.Thread(
-        target=lambda: found.append(coat_tap(pg_store, station.next_action(), band_a))
-    )
-    tapping.start()
-    time.sleep(0.5)  # the tap waits on the other station's uncommitted hanger
-    assert tapping.is_alive()
-    other_tx.commit()
-    other.close()
-    tapping.join(10)
+    with sent(pg_store, other_threads_only=True) as seen:
+        tapping = threading.Thread(
+            target=lambda: found.append(coat_tap(pg_store, station.next_action(), band_a))
+        )
+        tapping.start()
+        time.sleep(0.5)  # the tap waits on the other station's uncommitted hanger
+        assert tapping.is_alive()
+        other_tx.commit()
+        other.close()
+        tapping.join(10)
     [ticket] = found
     assert (ticket.action, ticket.rack_id, ticket.hanger) == ("in", "rack-a", 2)
+    # The lost attempt, then the one statement and the save of its result: no SAVEPOINT loop.
+    # (before them, the station's first operation sets up its row and issuer account)
+    assert [s.startswith(FAST_MARK) for s in seen[-3:]] == [True, True, False]
+    assert sum(s.startswith(FAST_MARK) for s in seen) == 2
+    assert not any("SAVEPOINT" in s for s in seen)
     assert pg_store.verify().ok
 
 
