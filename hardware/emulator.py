@@ -229,6 +229,13 @@ class TagEmulator:
                 if self.port:
                     raise
                 continue
+            if not self.port and _has_service_name(radio.getsockname()[1]):
+                # nfcpy reads the port back through getnameinfo() without NI_NUMERICSERV: a port
+                # named in /etc/services (57000 is "dircproxy") would come back as that name and
+                # the reader would fail to open. A port chosen for us avoids those.
+                radio.close()
+                control.close()
+                continue
             return radio, control
         raise OSError("no free pair of UDP ports for the tag emulator")
 
@@ -420,3 +427,8 @@ def _parse_seconds(text: str) -> float:
     if not 0 < seconds <= 60:
         raise ValueError("hold a band between 0 and 60 seconds")
     return seconds
+
+
+def _has_service_name(port: int) -> bool:
+    """Whether ``port`` has a name in the services database (nfcpy cannot open such a port)."""
+    return socket.getnameinfo(("127.0.0.1", port), socket.NI_NUMERICHOST)[1] != str(port)
