@@ -52,7 +52,7 @@ from sqlalchemy.sql.elements import ColumnClause
 from store import codec, credit
 from store.context import Actor
 from store.desk import _timezone, find_by_code, local_time
-from store.driver import DriverConnection
+from store.driver import SAVE_RESULT, DriverConnection
 from store.errors import DomainError, NotFound, Refused
 from store.i18n import _
 from store.invites import normalise_code, parse_scan
@@ -1097,8 +1097,6 @@ _OUT_CTE = text(
     """
 ).columns(*_fast_columns(*_TICKET_COLUMNS, "timezone"))
 
-#: The one-statement paths' second round trip: the operation's result, as the step path saves it.
-_SAVE_TICKET = text("UPDATE operation SET result = :result WHERE op_id = :op_id")
 #: The same with the operation's audit row (at the transaction's time: the step path's ``now``).
 _SAVE_WITH_AUDIT = text(
     """
@@ -1133,7 +1131,7 @@ def _tap_in_one_statement(store: Store, actor: Actor, band_uid: str) -> CoatTick
                 racks=", ".join(row.full_racks), rack=row.rack_name
             )
         result = _ticket(row, row.timezone, row.action, note)
-        conn.execute(_SAVE_TICKET, {"op_id": actor.op_id, "result": codec.dump(result)})
+        conn.execute(SAVE_RESULT, {"op_id": actor.op_id, "result": codec.dump(result)})
         return result
 
     # Stations racing for the same lowest free hanger: the loser's next attempt takes the next one.

@@ -24,13 +24,12 @@ path, which words the refusal and records it.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, text, update
 
 from store import codec, credit
 from store.bands import state_text
@@ -770,21 +769,6 @@ def redeem(store: Store, actor: Actor, attendee_id: int, prize_id: str) -> Redee
 
 # -- a redemption in two statements (PostgreSQL) -------------------------------------------------
 
-#: Per engine, each station's counter account (the short paths go through the driver, where the
-#: ledger's lookup, a SQLAlchemy statement, cannot run).
-_counter_accounts: weakref.WeakKeyDictionary[Engine, dict[str, int]] = weakref.WeakKeyDictionary()
-
-
-def _counter_account(store: Store, station: str) -> int:
-    """``station``'s counter account, made on first use (then read from memory)."""
-    known = _counter_accounts.setdefault(store.db.engine, {})
-    found = known.get(station)
-    if found is None:
-        with store.db.write() as conn:
-            found = system_account_id(conn, "counter", station)
-        known[station] = found  # committed: the id is for good
-    return found
-
 
 #: The first half of a redemption (PostgreSQL's data-modifying CTEs), for the hot path: the
 #: holder of an active band with no pay-in-four plan (a plan, an instalment due, a pause: the step
@@ -875,7 +859,7 @@ def _redeem_in_two_statements(
     store: Store, actor: Actor, attendee_id: int, prize_id: str
 ) -> Redeemed | None:
     """The common case of :func:`redeem` on PostgreSQL in two statements, or None to fall back."""
-    counter_account = _counter_account(store, actor.station)
+    counter_account = store.account_id("counter", actor.station)
 
     def attempt(conn: DriverConnection) -> Redeemed:
         ids = {
@@ -1628,7 +1612,7 @@ _CONFIRM_RECORD = text(
 
 def _confirm_in_two_statements(store: Store, actor: Actor, hold_id: int) -> Redeemed | None:
     """The common case of :func:`confirm_hold` on PostgreSQL, or None to fall back."""
-    counter_account = _counter_account(store, actor.station)
+    counter_account = store.account_id("counter", actor.station)
 
     def attempt(conn: DriverConnection) -> Redeemed:
         row = conn.execute(

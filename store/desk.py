@@ -32,7 +32,7 @@ from sqlalchemy.sql.elements import TextClause
 
 from store import codec
 from store.context import Actor
-from store.driver import DriverConnection
+from store.driver import SAVE_RESULT, DriverConnection
 from store.errors import NotFound, Refused
 from store.i18n import _
 from store.invites import new_code, normalise_code, parse_scan
@@ -974,9 +974,6 @@ FROM (SELECT 1) AS one
 LEFT JOIN (marked m CROSS JOIN pending pd CROSS JOIN colours cs) ON true
 """
 )
-#: The stored result, when the statement's JSON is not what ``codec.dump`` writes (a time zone
-#: database that differs from Python's, a moment on a whole second): one more round trip.
-_SAVE_RESULT = text("UPDATE operation SET result = :result WHERE op_id = :op_id")
 
 
 def _one_statement(
@@ -1018,7 +1015,7 @@ def _one_statement(
         result = build(row)
         dumped = codec.dump(result)
         if dumped != row.result:
-            conn.execute(_SAVE_RESULT, {"op_id": actor.op_id, "result": dumped})
+            conn.execute(SAVE_RESULT, {"op_id": actor.op_id, "result": dumped})
         return result
 
     # All or nothing by itself (a race lost after writing undoes it: tapdesk_fallback()), so it

@@ -22,15 +22,19 @@ from typing import Any
 from psycopg import Connection as PsycopgConnection
 from psycopg import Cursor
 from psycopg.rows import namedtuple_row
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.selectable import TextualSelect
 
-__all__ = ["DriverConnection", "DriverResult", "before_execute"]
+__all__ = ["SAVE_RESULT", "DriverConnection", "DriverResult", "before_execute"]
 
 #: Called with (psycopg connection, SQL) before each statement is sent: the load bench counts
 #: statements here, tests cut connections here (SQLAlchemy's events do not see these statements).
 before_execute: list[Callable[[PsycopgConnection[Any], str], None]] = []
+
+#: A one-statement path's second statement when the result is made in Python: the operation
+#: row's result, exactly as the step path stores it (``codec.dump``).
+SAVE_RESULT = text("UPDATE operation SET result = :result WHERE op_id = :op_id")
 
 #: Each prebuilt statement's SQL in the driver's parameter style, compiled once.
 _compiled: dict[int, tuple[TextClause | TextualSelect, str]] = {}

@@ -19,7 +19,7 @@ from store import codec
 from store.bands import state_text
 from store.context import Actor
 from store.credit import collect_due, require_not_paused
-from store.driver import DriverConnection
+from store.driver import SAVE_RESULT, DriverConnection
 from store.errors import NotFound, Refused
 from store.i18n import _
 from store.ledger import (
@@ -290,13 +290,10 @@ def _award_in_one_statement(
         result = AwardResult(
             int(row.transfer_id), int(row.attendee_id), str(row.name), amount, int(row.balance), now
         )
-        conn.execute(_SAVE_AWARD, {"op_id": actor.op_id, "result": codec.dump(result)})
+        conn.execute(SAVE_RESULT, {"op_id": actor.op_id, "result": codec.dump(result)})
         return result
 
     return store.run_one_statement(actor, attempt)
-
-
-_SAVE_AWARD = text("UPDATE operation SET result = :result WHERE op_id = :op_id")
 
 
 def spend(

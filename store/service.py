@@ -43,9 +43,11 @@ attendee_t: Table = Attendee.__table__  # type: ignore[attr-defined]
 band_t: Table = Band.__table__  # type: ignore[attr-defined]
 operation_t: Table = Operation.__table__  # type: ignore[attr-defined]
 station_t: Table = Station.__table__  # type: ignore[attr-defined]
-#: Per engine, the stations whose row and issuer account are known to exist (see
-#: Store.run_one_statement: its statements only update them).
-_stations_ready: weakref.WeakKeyDictionary[Engine, dict[str, int]] = weakref.WeakKeyDictionary()
+#: Per engine, system accounts by (kind, station) known to exist (see Store.account_id), and
+#: ("station row", station) once the station's row exists (Store.issuer_id).
+_accounts_known: weakref.WeakKeyDictionary[Engine, dict[tuple[str, str], int]] = (
+    weakref.WeakKeyDictionary()
+)
 audit_t: Table = Audit.__table__  # type: ignore[attr-defined]
 event_t: Table = Event.__table__  # type: ignore[attr-defined]
 
@@ -379,18 +381,27 @@ class Store:
 
         Cached per engine: after the first call this reads nothing.
         """
-        ready = _stations_ready.setdefault(self.db.engine, {})
-        found = ready.get(station)
-        if found is not None:
-            return found
-        with self.db.write() as conn:
-            system_account_id(conn, "issuer", station)
-            conn.execute(
-                insert_ignore(conn, station_t).values(name=station, reader_state="", change_seq=0)
-            )
-        with self.db.read() as conn:
-            found = system_account_id(conn, "issuer", station)
-        ready[station] = found
+        known = _accounts_known.setdefault(self.db.engine, {})
+        if ("station row", station) not in known:
+            with self.db.write() as conn:
+                conn.execute(
+                    insert_ignore(conn, station_t).values(
+                        name=station, reader_state="", change_seq=0
+                    )
+                )
+            known[("station row", station)] = 0
+        return self.account_id("issuer", station)
+
+    def account_id(self, kind: str, station: str) -> int:
+        """``station``'s sub-account of the system account ``kind`` ("issuer", "counter",
+        "credit"), made on first use; cached per engine once committed, so that a one-statement
+        path (which cannot run the ledger's SQLAlchemy lookup) reads nothing."""
+        known = _accounts_known.setdefault(self.db.engine, {})
+        found = known.get((kind, station))
+        if found is None:
+            with self.db.write() as conn:
+                found = system_account_id(conn, kind, station)
+            known[(kind, station)] = found  # committed: the id is for good
         return found
 
     def operation_outcome(self, op_id: str) -> OperationOutcome | None:

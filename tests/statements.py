@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -11,6 +11,23 @@ from sqlalchemy import event
 
 from store import driver
 from store.service import Store
+
+
+@contextmanager
+def on_statement(store: Store, callback: Callable[[Any, str], None]) -> Iterator[None]:
+    """Call ``callback(dbapi connection, SQL)`` before each statement ``store`` sends inside the
+    block, through SQLAlchemy or straight through the driver (the one-statement paths)."""
+
+    def by_sqlalchemy(_conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
+        callback(cursor.connection, statement)
+
+    event.listen(store.db.engine, "before_cursor_execute", by_sqlalchemy)
+    driver.before_execute.append(callback)
+    try:
+        yield
+    finally:
+        event.remove(store.db.engine, "before_cursor_execute", by_sqlalchemy)
+        driver.before_execute.remove(callback)
 
 
 @contextmanager
@@ -22,20 +39,9 @@ def sent(store: Store, *, other_threads_only: bool = False) -> Iterator[list[str
     """
     seen: list[str] = []
 
-    def keep(statement: str) -> None:
+    def keep(_raw: Any, statement: str) -> None:
         if not other_threads_only or threading.current_thread() is not threading.main_thread():
             seen.append(statement.lstrip())
 
-    def by_sqlalchemy(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        keep(statement)
-
-    def by_driver(_raw: Any, statement: str) -> None:
-        keep(statement)
-
-    event.listen(store.db.engine, "before_cursor_execute", by_sqlalchemy)
-    driver.before_execute.append(by_driver)
-    try:
+    with on_statement(store, keep):
         yield seen
-    finally:
-        event.remove(store.db.engine, "before_cursor_execute", by_sqlalchemy)
-        driver.before_execute.remove(by_driver)

@@ -19,9 +19,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select, text, update
+from sqlalchemy import func, select, text, update
 
-from store import codec, counter, credit, driver
+from store import codec, counter, credit
 from store.bands import block_band
 from store.context import Actor
 from store.demo.pins import DEMO_EVENT_FILE
@@ -43,6 +43,7 @@ from store.models import (
 from store.points import award, spend
 from store.service import Store
 from tests.factories import add_attendee
+from tests.statements import on_statement
 
 pytestmark = pytest.mark.postgres
 
@@ -485,23 +486,10 @@ def _statements(store: Store) -> Iterator[list[tuple[int, str]]]:
     """(thread, statement) for every statement sent in the block: ``store``'s through SQLAlchemy
     and every one straight through the driver (whitespace folded)."""
     seen: list[tuple[int, str]] = []
-
-    def keep(statement: str) -> None:
-        seen.append((threading.get_ident(), " ".join(statement.split())))
-
-    def by_sqlalchemy(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        keep(statement)
-
-    def by_driver(_raw: Any, statement: str) -> None:
-        keep(statement)
-
-    event.listen(store.db.engine, "before_cursor_execute", by_sqlalchemy)
-    driver.before_execute.append(by_driver)
-    try:
+    with on_statement(
+        store, lambda _raw, sql: seen.append((threading.get_ident(), " ".join(sql.split())))
+    ):
         yield seen
-    finally:
-        event.remove(store.db.engine, "before_cursor_execute", by_sqlalchemy)
-        driver.before_execute.remove(by_driver)
 
 
 @contextmanager
@@ -588,17 +576,11 @@ def _pause_before(
             holding.set()
             go.wait(30)
 
-    def by_sqlalchemy(_conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
-        maybe(cursor.connection, statement)
-
-    event.listen(store.db.engine, "before_cursor_execute", by_sqlalchemy)
-    driver.before_execute.append(maybe)
-    try:
-        yield holding, go, pid
-    finally:
-        go.set()
-        event.remove(store.db.engine, "before_cursor_execute", by_sqlalchemy)
-        driver.before_execute.remove(maybe)
+    with on_statement(store, maybe):
+        try:
+            yield holding, go, pid
+        finally:
+            go.set()
 
 
 def _race(

@@ -10,7 +10,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event as sa_event
 from sqlalchemy import select, text
 
 from store.bands import block_band, unblock_band
@@ -31,6 +30,7 @@ from store.wristbands import (
     return_band,
 )
 from tests.factories import add_attendee
+from tests.statements import on_statement
 
 OLD = "04D1D2D3D4D5D6"
 NEW = "04E1E2E3E4E5E6"
@@ -384,15 +384,12 @@ def statements_sent(store: Store) -> Iterator[list[str]]:
     """The SQL statements the store sends inside the block (BEGIN is not a statement)."""
     sent: list[str] = []
 
-    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+    def count(_raw: object, statement: str) -> None:
         if statement.strip() != "BEGIN":
             sent.append(statement)
 
-    sa_event.listen(store.db.engine, "before_cursor_execute", count)
-    try:
+    with on_statement(store, count):
         yield sent
-    finally:
-        sa_event.remove(store.db.engine, "before_cursor_execute", count)
 
 
 #: References whose names the inspection looks up, and look-alikes it must not.
