@@ -18,10 +18,12 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(PIP) install -e .
+	@rm -rf tapdesk.egg-info  # a build by-product; the install does not need it
 	@touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(PIP) install -e '.[dev]'
+	@rm -rf tapdesk.egg-info  # a build by-product; the install does not need it
 	@touch $(VENV)/.installed $@
 
 demo: $(VENV)/.installed
