@@ -329,9 +329,16 @@ class Store:
                     if single:
                         result = self._attempt_alone(raw, attempt)
                     else:
-                        with raw.transaction():
+                        # BEGIN goes with the first statement. Not psycopg's transaction()
+                        # block: its rollback forgets the prepared statements (store/engine.py).
+                        try:
                             result = attempt(DriverConnection(self.db.engine, raw))
-                            committing = True  # leaving the block sends COMMIT
+                        except BaseException:
+                            if not (raw.broken or raw.closed):
+                                raw.rollback()
+                            raise
+                        committing = True
+                        raw.commit()
                 except psycopg.Error:
                     if raw.broken or raw.closed:
                         fairy.invalidate()  # the pool must not hand out a dead connection

@@ -6,14 +6,16 @@ import multiprocessing
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 
+from store.context import Actor
 from store.engine import make_database
 from store.errors import DatabaseTooNew, DatabaseUnavailable
 from store.migrate import current_revision, head_revision, upgrade
-from store.service import Store
+from store.service import Fallback, Store
 
 
 def test_sqlite_pragmas(sqlite_url: str) -> None:
@@ -154,5 +156,66 @@ def test_a_dropped_connection_is_one_plain_message_then_recovers(pg_url: str) ->
         with pytest.raises(DatabaseUnavailable, match="Cannot reach the database"):
             store.change_seq()
         assert store.change_seq() == 0  # the pool reconnected
+    finally:
+        store.close()
+
+
+#: A statement the tests below can find again in pg_prepared_statements.
+_PROBE = "SELECT CAST(:n AS integer) + 1 AS tapdesk_prepared_probe"
+
+
+def _probe_prepared(conn: Any) -> int:
+    """How many of this session's prepared statements are the probe."""
+    return int(
+        conn.execute(
+            text(
+                "SELECT count(*) FROM pg_prepared_statements "
+                "WHERE statement LIKE '%tapdesk_prepared_probe%' AND name <> ''"
+            )
+        ).scalar()
+    )
+
+
+@pytest.mark.postgres
+def test_a_rollback_keeps_the_sessions_prepared_statements(pg_url: str) -> None:
+    """A refusal rolls back; the statements the station prepared must stay planned.
+
+    psycopg's own rollback deallocates them all, and under load most statements were then
+    planned again on every tap.
+    """
+    db = make_database(pg_url)
+    try:
+        with db.engine.connect() as conn:
+            for n in range(8):  # psycopg prepares a statement on its fifth use
+                conn.execute(text(_PROBE), {"n": n})
+            assert _probe_prepared(conn) == 1
+            conn.rollback()
+            assert _probe_prepared(conn) == 1
+            conn.rollback()
+    finally:
+        db.dispose()
+
+
+@pytest.mark.postgres
+def test_a_one_statement_path_that_falls_back_keeps_the_prepared_statements(pg_url: str) -> None:
+    """A one-statement attempt that gives way to the step path rolls back without forgetting
+    what the session prepared."""
+    store = Store.open(pg_url, migrate=False)
+    actor = Actor(station="desk-1", staff="Ana")
+    probe = text(_PROBE)
+    try:
+
+        def warm(conn: Any) -> int:
+            for n in range(8):
+                conn.execute(probe, {"n": n})
+            return _probe_prepared(conn)
+
+        def give_way(conn: Any) -> None:
+            conn.execute(probe, {"n": 1})
+            raise Fallback
+
+        assert store.run_one_statement(actor.next_action(), warm) == 1
+        assert store.run_one_statement(actor.next_action(), give_way) is None
+        assert store.run_one_statement(actor.next_action(), _probe_prepared) == 1
     finally:
         store.close()
