@@ -49,6 +49,7 @@ from store.stock import (
     put_back,
     record_redemption,
     redemption_t,
+    sold_out,
     take_from_drop,
     take_regular_row,
 )
@@ -821,9 +822,17 @@ _REDEEM_TAKE = text(
         RETURNING id
     )
     SELECT h.name, op.created_at, t.name AS prize_name, t.price, t.left_, m.balance,
-           p.id AS transfer_id, nextval(pg_get_serial_sequence('redemption', 'id')) AS redemption_id
+           p.id AS transfer_id,
+           nextval(pg_get_serial_sequence('redemption', 'id')) AS redemption_id, false AS sold_out
     FROM holder h, op, taken t, moved m, posted p
     WHERE m.id = h.account_id
+    UNION ALL
+    -- sold out as this statement's snapshot saw it, for a person the step path would serve
+    -- (the operation id new, an active band, nothing due): the refusal, in the step path's words
+    SELECT NULL, NULL, pr.name, NULL, NULL, NULL, NULL, NULL, true
+    FROM op, prize pr
+    WHERE pr.id = :prize AND pr.active AND pr.taken >= pr.supplied
+      AND NOT EXISTS (SELECT 1 FROM taken)
     """
 )
 
@@ -880,6 +889,8 @@ def _redeem_in_two_statements(
         ).first()
         if row is None:
             raise Fallback  # nothing to hand over as is: the step path says why
+        if row.sold_out:
+            raise sold_out(row.prize_name)  # rolled back and recorded by run_one_statement
         result = Redeemed(
             redemption_id=int(row.redemption_id),
             transfer_id=int(row.transfer_id),
@@ -907,7 +918,7 @@ def _redeem_in_two_statements(
             raise Fallback  # the per-person limit: the step path says since when
         return result
 
-    return store.run_one_statement(actor, attempt)
+    return store.run_one_statement(actor, attempt, kind="redeem")
 
 
 def _sell_from_drop(

@@ -26,7 +26,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.selectable import TextualSelect
 
-__all__ = ["SAVE_RESULT", "DriverConnection", "DriverResult", "before_execute"]
+__all__ = ["RECORD_REFUSAL", "SAVE_RESULT", "DriverConnection", "DriverResult", "before_execute"]
 
 #: Called with (psycopg connection, SQL) before each statement is sent: the load bench counts
 #: statements here, tests cut connections here (SQLAlchemy's events do not see these statements).
@@ -35,6 +35,13 @@ before_execute: list[Callable[[PsycopgConnection[Any], str], None]] = []
 #: A one-statement path's second statement when the result is made in Python: the operation
 #: row's result, exactly as the step path stores it (``codec.dump``).
 SAVE_RESULT = text("UPDATE operation SET result = :result WHERE op_id = :op_id")
+
+#: A refusal a one-statement path found, recorded as ``Store.run`` records one (after the
+#: rollback, by itself): the "refused" audit row, at the database's time.
+RECORD_REFUSAL = text(
+    "INSERT INTO audit (at, station, staff, correlation_id, action, subject, detail) "
+    "VALUES (now(), :station, :staff, :correlation_id, 'refused', :subject, :detail)"
+)
 
 #: Each prebuilt statement's SQL in the driver's parameter style, compiled once.
 _compiled: dict[int, tuple[TextClause | TextualSelect, str]] = {}

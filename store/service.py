@@ -24,7 +24,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from store import codec, credit
 from store.context import Actor, correlation
-from store.driver import DriverConnection
+from store.driver import RECORD_REFUSAL, DriverConnection
 from store.engine import Database, make_database, unavailable
 from store.errors import Conflict, DatabaseUnavailable, DomainError, OutcomeUnknown, Refused
 from store.i18n import _
@@ -165,6 +165,11 @@ class _Found:
 FALLBACK_SQLSTATE = "TD001"
 
 
+def _refusal_detail(kind: str, refusal: Refused) -> dict[str, Any]:
+    """The detail of a "refused" audit row."""
+    return {"kind": kind, "reason": refusal.reason, "message": refusal.message}
+
+
 class Fallback(Exception):
     """Raised inside :meth:`Store.run_one_statement`: roll back, take the step-by-step path."""
 
@@ -287,6 +292,7 @@ class Store:
         *,
         single: bool = False,
         conflict_retries: int = 0,
+        kind: str = "",
     ) -> R | None:
         """The common case of an operation as one statement (PostgreSQL), or None to fall back.
 
@@ -315,6 +321,11 @@ class Store:
         ``conflict_retries``: after a unique-index conflict (another station took the same hanger
         a moment ago), run the attempt again up to that many times before falling back: the next
         attempt sees the winner's row and takes another one.
+
+        A plain refusal the statement shows (a prize sold out) need not take the step path: the
+        attempt raises :class:`Refused` with the step path's words and reason, having written
+        nothing that stays (a ``single`` statement wrote nothing; otherwise the transaction is
+        rolled back). It is recorded as :meth:`run` records a refusal of operation ``kind``.
         """
         committing = False
         with correlation(actor.correlation_id):
@@ -348,11 +359,22 @@ class Store:
                     fairy.close()
             except Fallback:
                 return None  # rolled back: nothing written
+            except Refused as refusal:
+                log.info(
+                    "operation refused",
+                    extra={"kind": kind, "op_id": actor.op_id, "reason": refusal.reason},
+                )
+                self._record_refusal_now(actor, kind, refusal)
+                raise
             except psycopg.errors.IntegrityError:
                 if conflict_retries <= 0:
                     return None  # rolled back: nothing written
                 return self.run_one_statement(
-                    actor, attempt, single=single, conflict_retries=conflict_retries - 1
+                    actor,
+                    attempt,
+                    single=single,
+                    conflict_retries=conflict_retries - 1,
+                    kind=kind,
                 )
             except (psycopg.Error, DatabaseUnavailable) as exc:
                 log.warning(
@@ -507,11 +529,33 @@ class Store:
                     self.db.now(conn),
                     "refused",
                     refusal.scope or kind,
-                    kind=kind,
-                    reason=refusal.reason,
-                    message=refusal.message,
+                    **_refusal_detail(kind, refusal),
                 )
         except DBAPIError:
+            log.warning("could not record a refusal", exc_info=True)
+
+    def _record_refusal_now(self, actor: Actor, kind: str, refusal: Refused) -> None:
+        """:meth:`_record_refusal` in one statement through the driver (one round trip)."""
+        detail = json.dumps(_refusal_detail(kind, refusal), ensure_ascii=False, default=str)
+        params = {
+            "station": actor.station,
+            "staff": actor.staff,
+            "correlation_id": actor.correlation_id,
+            "subject": (refusal.scope or kind)[:200],
+            "detail": detail,
+        }
+        try:
+            fairy = self.db.engine.raw_connection()
+            raw: psycopg.Connection[Any] = fairy.driver_connection  # type: ignore[assignment]
+            try:
+                self._attempt_alone(raw, lambda conn: conn.execute(RECORD_REFUSAL, params))
+            except psycopg.Error:
+                if raw.broken or raw.closed:
+                    fairy.invalidate()
+                raise
+            finally:
+                fairy.close()
+        except (psycopg.Error, DBAPIError):
             log.warning("could not record a refusal", exc_info=True)
 
     # -- bands ------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ __all__ = [
     "prize_row",
     "put_back",
     "record_redemption",
+    "sold_out",
     "take_from_drop",
     "take_regular",
     "take_regular_row",
@@ -108,11 +109,16 @@ def take_regular_row(conn: Connection, prize_id: str) -> PrizeRow:
             raise Refused(
                 _("{prize} is no longer offered.").format(prize=prize.name), reason="inactive"
             )
-        raise Refused(
-            _("{prize} just sold out: nothing was charged.").format(prize=prize.name),
-            reason="sold_out",
-        )
+        raise sold_out(prize.name)
     return PrizeRow(*row)
+
+
+def sold_out(prize_name: str) -> Refused:
+    """The refusal of a unit of a prize whose regular stock is gone."""
+    return Refused(
+        _("{prize} just sold out: nothing was charged.").format(prize=prize_name),
+        reason="sold_out",
+    )
 
 
 def take_regular(conn: Connection, prize_id: str) -> int:

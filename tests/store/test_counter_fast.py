@@ -529,6 +529,42 @@ def test_a_plain_redemption_takes_two_statements(pg_store: Store) -> None:
     assert pg_store.verify().ok
 
 
+def test_a_sold_out_prize_is_refused_by_the_short_statement(pg_store: Store) -> None:
+    """The commonest refusal late in the day costs the short statement and its record only."""
+    anna = person(pg_store, "Anna Smith", ANNA, 1000)
+    boris = person(pg_store, "Иван Петров", BORIS, 1000)
+    with pg_store.db.write() as conn:
+        conn.execute(update(prize_t).where(prize_t.c.id == "charger").values(supplied=1))
+    counter.redeem(pg_store, at_counter(1), anna, "charger")  # the last one
+    before = counter.catalogue(pg_store, boris).attendee.balance  # type: ignore[union-attr]
+    with _sent(pg_store) as sent, pytest.raises(Refused) as refused:
+        counter.redeem(pg_store, at_counter(2), boris, "charger")
+    assert refused.value.reason == "sold_out"
+    assert str(refused.value) == "Wireless charger just sold out: nothing was charged."
+    assert len(sent) == 2, sent
+    assert SHORT in sent[0] and sent[1].startswith("INSERT INTO audit")
+    with pg_store.db.read() as conn:
+        assert (
+            conn.execute(select(operation_t).where(operation_t.c.op_id == "op-2")).first() is None
+        )
+        stock = select(prize_t.c.taken).where(prize_t.c.id == "charger")
+        assert conn.execute(stock).scalar_one() == 1
+        refusal = conn.execute(select(audit_t).where(audit_t.c.correlation_id == "corr-2")).one()
+    assert (refusal.action, refusal.subject, refusal.station, refusal.staff) == (
+        "refused",
+        "redeem",
+        "counter-1",
+        "Counter",
+    )
+    assert json.loads(refusal.detail) == {
+        "kind": "redeem",
+        "reason": "sold_out",
+        "message": "Wireless charger just sold out: nothing was charged.",
+    }
+    assert counter.catalogue(pg_store, boris).attendee.balance == before  # type: ignore[union-attr]
+    assert pg_store.verify().ok
+
+
 # -- the per-person limit, raced ----------------------------------------------------------------
 
 
