@@ -1223,6 +1223,27 @@ _LOCK_DROP = (
 )
 
 
+def _drop_over(prize_name: str, state: str) -> Refused:
+    """A hold refused because the drop is not running (``state`` as :func:`_drop_state`)."""
+    return Refused(
+        _("The {prize} drop is over ({state}).").format(
+            prize=prize_name, state=drop_state_text(state)
+        ),
+        reason="sold_out" if state == "sold_out" else "drop_ended",
+    )
+
+
+def _all_held(prize_name: str) -> Refused:
+    """A hold refused because every unit left is on another counter's hold."""
+    return Refused(
+        _(
+            "Every unit of the {prize} drop is sold or on hold at another counter: "
+            "try again within a minute (unconfirmed holds run out)."
+        ).format(prize=prize_name),
+        reason="sold_out",
+    )
+
+
 def place_hold(
     store: Store,
     actor: Actor,
@@ -1249,13 +1270,7 @@ def place_hold(
             lines = _drop_lines(conn, now, running_only=False, drop_id=drop_id)
             if not lines:
                 raise NotFound(_("There is no drop {id}.").format(id=drop_id))
-            reason = "sold_out" if lines[0].state == "sold_out" else "drop_ended"
-            raise Refused(
-                _("The {prize} drop is over ({state}).").format(
-                    prize=lines[0].prize_name, state=drop_state_text(lines[0].state)
-                ),
-                reason=reason,
-            )
+            raise _drop_over(lines[0].prize_name, lines[0].state)
         holder = _holder(conn, attendee_id)
         # No collection here: the drop's row is locked already (confirming collects).
         _not_paused(conn, None, now, attendee_id, holder)
@@ -1294,13 +1309,7 @@ def place_hold(
         ).scalar_one()
         left = int(locked.quantity) - int(locked.taken) - int(held)
         if left <= 0:
-            raise Refused(
-                _(
-                    "Every unit of the {prize} drop is sold or on hold at another counter: "
-                    "try again within a minute (unconfirmed holds run out)."
-                ).format(prize=prize.name),
-                reason="sold_out",
-            )
+            raise _all_held(prize.name)
         hold_id = conn.execute(
             insert(hold_t)
             .values(
@@ -1418,11 +1427,20 @@ _HOLD_LOCK = text(
         RETURNING d.prize_id, d.price, d.quantity - d.taken AS unsold
     )
     SELECT op.created_at, l.prize_id, l.price, l.unsold, p.name AS prize_name, a.name,
-           c.balance, nextval(pg_get_serial_sequence('hold', 'id')) AS hold_id
+           c.balance, nextval(pg_get_serial_sequence('hold', 'id')) AS hold_id,
+           NULL::timestamptz AS closed_at, NULL::integer AS taken, NULL::integer AS quantity,
+           NULL::timestamptz AS ends_at
     FROM op, locked l, prize p, attendee a, account c
     WHERE p.id = l.prize_id AND a.id = :attendee AND c.attendee_id = a.id
       AND c.next_due_at IS NULL
       AND EXISTS (SELECT 1 FROM band b WHERE b.attendee_id = a.id AND b.state = 'active')
+    UNION ALL
+    -- the drop not running (the step path's first refusal, before it looks at the person):
+    -- its row as this statement's snapshot saw it, to say why
+    SELECT op.created_at, d.prize_id, NULL, NULL, p.name, NULL, NULL, NULL,
+           d.closed_at, d.taken, d.quantity, d.ends_at
+    FROM op, prize_drop d, prize p
+    WHERE d.id = :drop AND p.id = d.prize_id AND NOT EXISTS (SELECT 1 FROM locked)
     """
 )
 
@@ -1454,7 +1472,7 @@ _HOLD_PLACE = text(
         UPDATE station SET change_seq = change_seq + 1
         WHERE name = :station AND EXISTS (SELECT 1 FROM placed)
     )
-    SELECT ok.left_ FROM ok, placed
+    SELECT ok.left_, EXISTS (SELECT 1 FROM placed) AS placed FROM ok
     """
 )
 
@@ -1489,9 +1507,16 @@ def _hold_in_two_statements(
                 "correlation_id": actor.correlation_id,
             },
         ).first()
-        if row is None or row.balance < row.price:
+        if row is None:
             raise Fallback  # the step path says why (or returns a retried hold)
         now = row.created_at.astimezone(UTC)
+        if row.hold_id is None:
+            state = _drop_state(row, now)
+            if state == "running":
+                raise Fallback  # it ran out a moment ago: the step path looks again
+            raise _drop_over(str(row.prize_name), state)
+        if row.balance < row.price:
+            raise Fallback  # the step path says how many points are missing
         view = HoldView(
             hold_id=int(row.hold_id),
             drop_id=drop_id,
@@ -1523,10 +1548,12 @@ def _hold_in_two_statements(
             },
         ).first()
         if placed is None:
-            raise Fallback  # a hold already, the limit, or no unit left: the step path says
+            raise Fallback  # a hold already, or the limit: the step path says
+        if not placed.placed:
+            raise _all_held(view.prize_name)  # every unit sold or on hold (left_ < 0)
         return replace(view, left=int(placed.left_))
 
-    return store.run_one_statement(actor, attempt)
+    return store.run_one_statement(actor, attempt, kind="hold")
 
 
 #: The first half of :func:`confirm_hold` (the common case), in the step path's lock order: the

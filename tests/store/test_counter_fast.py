@@ -565,6 +565,41 @@ def test_a_sold_out_prize_is_refused_by_the_short_statement(pg_store: Store) -> 
     assert pg_store.verify().ok
 
 
+def test_a_hold_on_a_drop_that_is_gone_is_refused_by_the_short_statements(pg_store: Store) -> None:
+    """Every unit on hold elsewhere, then the drop sold out: refused without the step path."""
+    anna = person(pg_store, "Anna Smith", ANNA, 1000)
+    boris = person(pg_store, "Иван Петров", BORIS, 1000)
+    boss = Actor(station="counter-9", staff="Organiser")
+    drop = counter.start_drop(pg_store, boss, "blanket", 1, 10, price=200)
+    held = counter.place_hold(pg_store, at_counter(1), drop.id, anna)
+    with _sent(pg_store) as sent, pytest.raises(Refused) as refused:
+        counter.place_hold(pg_store, at_counter(2), drop.id, boris)
+    assert refused.value.reason == "sold_out"
+    assert "on hold at another counter" in str(refused.value)
+    assert len(sent) == 3, sent  # both halves, then the refusal's record
+    assert sent[0].startswith("WITH op AS") and sent[1].startswith("WITH ok AS")
+    assert sent[2].startswith("INSERT INTO audit")
+    counter.confirm_hold(pg_store, at_counter(3), held.hold_id)
+    with _sent(pg_store) as sent, pytest.raises(Refused) as refused:
+        counter.place_hold(pg_store, at_counter(4), drop.id, boris)
+    assert (refused.value.reason, str(refused.value)) == (
+        "sold_out",
+        "The Blanket drop is over (sold out).",
+    )
+    assert len(sent) == 2 and sent[1].startswith("INSERT INTO audit"), sent
+    with pg_store.db.read() as conn:
+        details = [
+            json.loads(d)
+            for d in conn.execute(
+                select(audit_t.c.detail).where(audit_t.c.action == "refused").order_by(audit_t.c.id)
+            ).scalars()
+        ]
+        holds = conn.execute(select(func.count()).select_from(hold_t)).scalar_one()
+    assert [(d["kind"], d["reason"]) for d in details] == [("hold", "sold_out")] * 2
+    assert holds == 1
+    assert pg_store.verify().ok
+
+
 # -- the per-person limit, raced ----------------------------------------------------------------
 
 
