@@ -316,6 +316,42 @@ def _give(
 # -- the four kinds of award -----------------------------------------------------------------
 
 
+def _activity_limit(
+    name: str, activity: str, max_count: int | None, count: int, time: str, scope: str
+) -> Refused:
+    """An activity refused: the attendee did it as often as it counts (the last at ``time``)."""
+    if max_count == 1:
+        message = _("{name} already did {activity} at {time}.").format(
+            name=name, activity=activity, time=time
+        )
+    else:
+        message = _("{name} did {activity} {count} times already: the limit is {max}.").format(
+            name=name, activity=activity, count=count, max=max_count
+        )
+    return Refused(message, reason="activity_limit", scope=scope)
+
+
+def _cooling_down(name: str, wait: timedelta, scope: str) -> Refused:
+    """An activity refused: the attendee earned at this hub less than its cool-down ago."""
+    left = max(0, int(wait.total_seconds()))
+    return Refused(
+        _("Cool-down: {left} left before {name} can earn here again.").format(
+            left=f"{left // 60}:{left % 60:02d}", name=name
+        ),
+        reason="cooldown",
+        scope=scope,
+    )
+
+
+def _answered(name: str, time: str, scope: str) -> Refused:
+    """A quiz award refused: the attendee answered this question already (at ``time``)."""
+    return Refused(
+        _("{name} already answered this question at {time}.").format(name=name, time=time),
+        reason="already_answered",
+        scope=scope,
+    )
+
+
 def award_activity(store: Store, actor: Actor, uid: str, activity_id: str) -> HubAward:
     """Points for an activity at a hub, within its limits and the hub's cool-down."""
     if store.one_statement:
@@ -343,22 +379,14 @@ def award_activity(store: Store, actor: Actor, uid: str, activity_id: str) -> Hu
             not_before=now,
         ):
             row = _limit_row(conn, rule, holder.attendee_id)
-            if activity.max_per_attendee == 1:
-                message = _("{name} already did {activity} at {time}.").format(
-                    name=holder.name,
-                    activity=activity.name,
-                    time=_local(row.last_at, rules.timezone),
-                )
-            else:
-                message = _(
-                    "{name} did {activity} {count} times already: the limit is {max}."
-                ).format(
-                    name=holder.name,
-                    activity=activity.name,
-                    count=row.count,
-                    max=activity.max_per_attendee,
-                )
-            raise Refused(message, reason="activity_limit", scope=scope)
+            raise _activity_limit(
+                holder.name,
+                activity.name,
+                activity.max_per_attendee,
+                row.count,
+                _local(row.last_at, rules.timezone),
+                scope,
+            )
         if activity.cooldown_minutes:
             cooldown = timedelta(minutes=activity.cooldown_minutes)
             hub_rule = f"hub:{activity.hub_id}"
@@ -366,14 +394,7 @@ def award_activity(store: Store, actor: Actor, uid: str, activity_id: str) -> Hu
                 conn, hub_rule, holder.attendee_id, now, max_count=None, not_before=now - cooldown
             ):
                 row = _limit_row(conn, hub_rule, holder.attendee_id)
-                left = max(0, int((row.last_at + cooldown - now).total_seconds()))
-                raise Refused(
-                    _("Cool-down: {left} left before {name} can earn here again.").format(
-                        left=f"{left // 60}:{left % 60:02d}", name=holder.name
-                    ),
-                    reason="cooldown",
-                    scope=scope,
-                )
+                raise _cooling_down(holder.name, row.last_at + cooldown - now, scope)
         else:
             # Still note the visit, so that a later activity with a cool-down sees it.
             _count_earning(
@@ -419,13 +440,7 @@ def award_quiz(store: Store, actor: Actor, uid: str, question_id: str) -> HubAwa
         rule = f"quiz:{question.id}"
         if not _count_earning(conn, rule, holder.attendee_id, now, max_count=1, not_before=now):
             row = _limit_row(conn, rule, holder.attendee_id)
-            raise Refused(
-                _("{name} already answered this question at {time}.").format(
-                    name=holder.name, time=_local(row.last_at, rules.timezone)
-                ),
-                reason="already_answered",
-                scope=scope,
-            )
+            raise _answered(holder.name, _local(row.last_at, rules.timezone), scope)
         return _give(
             conn,
             actor,
@@ -881,26 +896,39 @@ WITH what AS (
 ), advanced AS (
     UPDATE station SET change_seq = change_seq + 1
     WHERE name = :station AND EXISTS (SELECT 1 FROM op)
+), refusal AS (
+    -- nothing written because a limit or the cool-down said no (as this statement's snapshot
+    -- saw them) for a person the step path would serve: what its refusal says
+    SELECT h.name, w.what, w.max_count, w.cooldown, w.scope, l.count AS limit_count,
+           l.last_at AS limit_at, v.last_at AS visit_at, now() AS now,
+           COALESCE((SELECT e.timezone FROM event e ORDER BY e.id LIMIT 1), 'UTC') AS tz
+    FROM holder h CROSS JOIN what w
+    LEFT JOIN earn_limit l ON l.rule = :rule AND l.attendee_id = h.attendee_id
+    LEFT JOIN earn_limit v ON v.rule = w.hub_rule AND v.attendee_id = h.attendee_id
+    WHERE NOT EXISTS (SELECT 1 FROM ok)
+      AND NOT EXISTS (SELECT 1 FROM operation o WHERE o.op_id = :op_id)
 )
 SELECT CASE
     WHEN EXISTS (SELECT 1 FROM op) THEN (SELECT result FROM op)
     WHEN EXISTS (SELECT 1 FROM lim) THEN tapdesk_fallback()  -- a race lost after writing
-END AS result
+END AS result, r.*
+FROM (SELECT 1) AS one LEFT JOIN refusal r ON true
 """
 
 _ACTIVITY_WHAT = """
     SELECT a.points, a.name::text AS what, a.max_per_attendee AS max_count,
-           a.cooldown_minutes AS cooldown, 'hub:' || a.hub_id AS hub_rule
+           a.cooldown_minutes AS cooldown, 'hub:' || a.hub_id AS hub_rule,
+           'hub:' || a.hub_id AS scope
     FROM activity a WHERE a.id = :key AND a.active
 """
 _QUIZ_WHAT = """
     SELECT q.points, :what_pre || left(q.text, 60) || :what_post AS what, 1 AS max_count,
-           0 AS cooldown, ''::text AS hub_rule
+           0 AS cooldown, ''::text AS hub_rule, 'quiz:' || q.talk_id AS scope
     FROM quiz_question q WHERE q.id = :key AND q.active
 """
 _FAST = {
-    "activity": text(_HUB_AWARD_CTE.format(what=_ACTIVITY_WHAT)),
-    "quiz": text(_HUB_AWARD_CTE.format(what=_QUIZ_WHAT)),
+    "activity": text(_compact(_HUB_AWARD_CTE.format(what=_ACTIVITY_WHAT))),
+    "quiz": text(_compact(_HUB_AWARD_CTE.format(what=_QUIZ_WHAT))),
 }
 
 
@@ -931,11 +959,32 @@ def _award_in_one_statement(
                 "what_post": post,
             },
         ).first()
-        if row is None or row.result is None:
+        if row is None:
             raise Fallback  # nothing was written
-        return codec.load(HubAward, row.result)
+        if row.result is not None:
+            return codec.load(HubAward, row.result)
+        if row.name is not None:  # nothing written: a limit or the cool-down (see refusal)
+            raise _refused_in_statement(kind, row)
+        raise Fallback  # nothing was written: the step path says why
 
-    return store.run_one_statement(actor, attempt, single=True)
+    return store.run_one_statement(actor, attempt, single=True, kind=f"award_{kind}")
+
+
+def _refused_in_statement(kind: str, row: Any) -> Refused | Fallback:
+    """The step path's refusal for what the award statement saw (its ``refusal`` row), checked
+    in the step path's order: the limit, then the hub's cool-down. Fallback when neither says
+    no (something else stopped the statement: the step path finds out)."""
+    now: datetime = row.now
+    limit = row.max_count if row.max_count is not None else 2**31 - 1
+    if row.limit_at is not None and not (row.limit_at <= now and row.limit_count < limit):
+        time = _local(row.limit_at, row.tz)
+        if kind == "quiz":
+            return _answered(row.name, time, row.scope)
+        return _activity_limit(row.name, row.what, row.max_count, row.limit_count, time, row.scope)
+    cooldown = timedelta(minutes=row.cooldown or 0)
+    if cooldown and row.visit_at is not None and row.visit_at > now - cooldown:
+        return _cooling_down(row.name, row.visit_at + cooldown - now, row.scope)
+    return Fallback()
 
 
 def _holder(conn: Connection, uid: str, scope: str) -> BandHolder:

@@ -587,3 +587,100 @@ def test_the_award_statements_are_short_enough_for_psycopg_to_parse_once() -> No
 
     for statement in hub._FAST.values():
         assert len(str(statement.compile(dialect=postgresql.dialect())).encode()) <= 4096
+
+
+# -- activity and quiz awards in one statement, refusals included (PostgreSQL) -------------------
+
+_AWARD_LEFT_BEHIND = {
+    "limits": "SELECT rule, attendee_id, count FROM earn_limit ORDER BY rule, attendee_id",
+    "balances": _LEFT_BEHIND["balances"],
+    "transfers": _LEFT_BEHIND["transfers"],
+    "operations": "SELECT kind, station, staff, result <> '' FROM operation "
+    "WHERE kind LIKE 'award_%' ORDER BY created_at",
+    "change_seq": _LEFT_BEHIND["change_seq"],
+    "refused": _LEFT_BEHIND["refused"],
+}
+
+
+def award_scenario(store: Store) -> dict[str, Any]:
+    """Activity and quiz awards and every refusal of theirs; what they returned and left."""
+    actor = hubman()
+    outcomes: list[tuple[Any, ...]] = []
+    sent: list[int] = []
+
+    def award(kind: str, uid: str, key: str, who: Actor | None = None) -> None:
+        action = (who or actor).next_action()
+        call = hub.award_activity if kind == "activity" else hub.award_quiz
+        with sent_by(store) as statements:
+            try:
+                given = call(store, action, uid, key)
+                later = given.undo_until - given.at
+                timeless = dataclasses.replace(given, transfer_id=0, at=_T, undo_until=_T + later)
+                outcomes.append(("given", timeless))
+            except Refused as no:
+                outcomes.append(("refused", no.message, no.reason, no.scope))
+        sent.append(len(statements))
+
+    def push_back() -> None:
+        """Move every earning back past any cool-down (what ten minutes would do)."""
+        with store.db.write() as conn:
+            conn.execute(text("UPDATE earn_limit SET last_at = last_at - interval '1 day'"))
+
+    award("activity", UID, "qa-bug-hunt")
+    award("activity", UID, "qa-bug-hunt")  # once per attendee
+    push_back()
+    award("activity", UID, "qa-test-design")  # a cool-down at this hub starts
+    award("activity", UID, "qa-test-design")  # cool-down
+    award("activity", UID, "qa-flaky-test")  # no cool-down of its own: given
+    award("quiz", UID, "t01-q1")
+    award("quiz", UID, "t01-q1")  # answered already
+    award("quiz", OTHER, "t01-q1")
+    push_back()
+    award("activity", UID, "qa-test-design")
+    push_back()
+    award("activity", UID, "qa-test-design")  # the third
+    push_back()
+    award("activity", UID, "qa-test-design")  # at most three
+    award("activity", "04FFFFFFFFFFFF", "qa-bug-hunt")  # unbound band
+    award("activity", SELF, "qa-bug-hunt", Actor(station="hub-qa", staff="Е", staff_id="hub-qa"))
+    with store.db.read() as conn:
+        state = {key: conn.execute(text(sql)).all() for key, sql in _AWARD_LEFT_BEHIND.items()}
+    assert store.verify().ok
+    return {"outcomes": outcomes, "state": state, "sent": sent}
+
+
+@pytest.mark.postgres
+def test_activity_and_quiz_in_one_statement_match_the_step_path(pg_url: str) -> None:
+    seen = {}
+    for fast in (False, True):
+        store = fresh_pg_store(pg_url, one_statement=fast)
+        try:
+            _prime(store, hubman())
+            seen[fast] = award_scenario(store)
+        finally:
+            store.close()
+    step, one = seen[False], seen[True]
+    assert one["outcomes"] == step["outcomes"]
+    assert one["state"] == step["state"]
+    reasons = [o[2] if o[0] == "refused" else "given" for o in one["outcomes"]]
+    assert reasons == [
+        "given",
+        "activity_limit",
+        "given",
+        "cooldown",
+        "given",
+        "given",
+        "already_answered",
+        "given",
+        "given",
+        "given",
+        "activity_limit",
+        "unbound_band",
+        "self_award",
+    ]
+    # An award: one statement. A limit or a cool-down: that statement and the refusal's record.
+    # The rest fell back to the step path.
+    expected = {"given": 1, "activity_limit": 2, "cooldown": 2, "already_answered": 2}
+    assert one["sent"][:-2] == [expected[r] for r in reasons[:-2]]
+    assert all(n > 2 for n in one["sent"][-2:])
+    assert all(n > 2 for n in step["sent"])
