@@ -32,7 +32,7 @@ from sqlalchemy.sql.elements import TextClause
 
 from store import codec
 from store.context import Actor
-from store.driver import SAVE_RESULT, DriverConnection
+from store.driver import SAVE_RESULT, DriverConnection, compact
 from store.errors import NotFound, Refused
 from store.i18n import _
 from store.invites import new_code, normalise_code, parse_scan
@@ -860,13 +860,6 @@ _ASCII = "^[ -~]*$"
 _ISO_UTC = """to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') || '+00:00'"""
 
 
-def _compact(sql: str) -> TextClause:
-    """A prebuilt statement with its white space collapsed: the driver caches the conversion
-    of its placeholders only for statements up to 4 kB. (No literal or comment in these
-    statements depends on white space.)"""
-    return text(" ".join(sql.split()))
-
-
 #: The common check-in as ONE statement (data-modifying CTEs): an active person not checked in
 #: yet; the colour of their field by the event's rule (see below); the guarded UPDATE of
 #: ``attendee ... WHERE checked_in_at IS NULL``; the ``check_in`` row (its partial unique index
@@ -881,8 +874,9 @@ def _compact(sql: str) -> TextClause:
 #: included; comparisons are bytewise (``COLLATE "C"``). Otherwise only an exact match of the
 #: field as the event file spells it is taken: the event file loader refuses one field (case
 #: folded) under two colours, so that match is the rule's colour; no exact match falls back.
-_CHECK_IN_CTE = _compact(
-    f"""
+_CHECK_IN_CTE = text(
+    compact(
+        f"""
 WITH person AS (
     SELECT a.id, a.name, a.field FROM attendee a
     WHERE a.id = :attendee_id AND a.active AND a.checked_in_at IS NULL AND a.field <> ''
@@ -970,9 +964,10 @@ SELECT m.id, m.name, m.colour_id, m.colour_name, m.colour_name_ru, m.colour_hex,
        (SELECT timezone FROM ev) AS timezone, (SELECT result FROM op) AS result,
        CASE WHEN EXISTS (SELECT 1 FROM marked) AND NOT EXISTS (SELECT 1 FROM op)
             THEN tapdesk_fallback() END AS undone
-FROM (SELECT 1) AS one
+FROM (SELECT 1) AS o
 LEFT JOIN (marked m CROSS JOIN pending pd CROSS JOIN colours cs) ON true
 """
+    )
 )
 
 
@@ -1061,8 +1056,9 @@ def _check_in_in_one_statement(
 #: one before; when anything is missing — a band seen before (returned, blocked, someone
 #: else's), no check-in row, a refusal, a retried operation id, a race lost — the caller rolls
 #: everything back and takes the step-by-step path, which explains it.
-_BIND_CTE = _compact(
-    f"""
+_BIND_CTE = text(
+    compact(
+        f"""
 WITH person AS (
     SELECT a.id, a.name, c.id AS account_id, c.balance, ci.id AS check_in_id
     FROM attendee a
@@ -1145,6 +1141,7 @@ SELECT b.id, b.name, b.points, b.transfer_id, b.balance, now() AS now,
             THEN tapdesk_fallback() END AS undone
 FROM (SELECT 1) AS one LEFT JOIN bound b ON true
 """
+    )
 )
 
 

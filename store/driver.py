@@ -26,7 +26,14 @@ from sqlalchemy import Engine, text
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.selectable import TextualSelect
 
-__all__ = ["RECORD_REFUSAL", "SAVE_RESULT", "DriverConnection", "DriverResult", "before_execute"]
+__all__ = [
+    "RECORD_REFUSAL",
+    "SAVE_RESULT",
+    "DriverConnection",
+    "DriverResult",
+    "before_execute",
+    "compact",
+]
 
 #: Called with (psycopg connection, SQL) before each statement is sent: the load bench counts
 #: statements here, tests cut connections here (SQLAlchemy's events do not see these statements).
@@ -45,6 +52,14 @@ RECORD_REFUSAL = text(
 
 #: Each prebuilt statement's SQL in the driver's parameter style, compiled once.
 _compiled: dict[int, tuple[TextClause | TextualSelect, str]] = {}
+
+
+def compact(sql: str) -> str:
+    """``sql`` without its comments and indentation, for a prebuilt statement: psycopg parses
+    a statement of at most 4 kB once, a longer one on every call. No "--" may stand inside a
+    string literal of ``sql``, nor "( " or " )"."""
+    lines = (line.split("--", 1)[0].strip() for line in sql.splitlines())
+    return " ".join(line for line in lines if line).replace("( ", "(").replace(" )", ")")
 
 
 def driver_sql(engine: Engine, statement: TextClause | TextualSelect) -> str:

@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from store import codec
 from store.context import Actor
 from store.credit import collect_due
-from store.driver import DriverConnection
+from store.driver import DriverConnection, compact
 from store.errors import NotFound, Refused
 from store.i18n import _
 from store.ledger import account_t, post_transfer, system_account_id, transfer_t
@@ -584,13 +584,6 @@ def award_cool(store: Store, actor: Actor, uid: str, points: int, hub_id: str = 
 # -- the cool award in one statement (PostgreSQL) ----------------------------------------------
 
 
-def _compact(sql: str) -> str:
-    """``sql`` without its comments and indentation: psycopg parses a statement of at most 4 kB
-    once, a longer one on every call (no "--" may stand inside a string literal)."""
-    lines = (line.split("--", 1)[0].strip() for line in sql.splitlines())
-    return " ".join(line for line in lines if line).replace("( ", "(").replace(" )", ")")
-
-
 #: A "cool" award as ONE statement (data-modifying CTEs) on PostgreSQL, for the happy path and
 #: for the two common refusals (daily budget used up, too many a minute).
 #:
@@ -615,7 +608,7 @@ def _compact(sql: str) -> str:
 #: budget in one award, a retried operation id, a pay-in-four instalment due, the first award
 #: of the day when a guard fails).
 _COOL_CTE = text(
-    _compact(
+    compact(
         """
 WITH rules AS (
     -- one row, the defaults without an event (as _rules reads them)
@@ -927,8 +920,8 @@ _QUIZ_WHAT = """
     FROM quiz_question q WHERE q.id = :key AND q.active
 """
 _FAST = {
-    "activity": text(_compact(_HUB_AWARD_CTE.format(what=_ACTIVITY_WHAT))),
-    "quiz": text(_compact(_HUB_AWARD_CTE.format(what=_QUIZ_WHAT))),
+    "activity": text(compact(_HUB_AWARD_CTE.format(what=_ACTIVITY_WHAT))),
+    "quiz": text(compact(_HUB_AWARD_CTE.format(what=_QUIZ_WHAT))),
 }
 
 

@@ -38,6 +38,7 @@ from store import credit
 from store.coats import CoatTicket
 from store.context import Actor
 from store.desk import _UID, _band_refusal, _claim_band, _timezone, local_time
+from store.driver import compact
 from store.errors import NotFound, Refused
 from store.i18n import _
 from store.ledger import account_t
@@ -181,7 +182,8 @@ _INSPECT = select(
 #:    ("activity:<id>", "quiz:<id>", "prize:<id>", "pay-in-four:<prize id>[:...]", each also
 #:    after "undo:").
 _INSPECT_ALL = text(
-    """
+    compact(
+        f"""
     SELECT 0 AS part, 1 AS pos,
            b.uid, b.state, b.state_reason, b.state_at, b.state_station, b.state_staff,
            b.attendee_id, a.name, a.code, c.id AS account_id, c.balance, c.next_due_at,
@@ -229,23 +231,35 @@ _INSPECT_ALL = text(
                            OR substr(t.ref, 13, length(n.id) + 1) = n.id || ':'))
            END
     FROM (
-        SELECT x.id, x.created_at, x.amount, x.credit_account_id, x.code, x.reference,
-               x.station, x.staff,
-               CASE WHEN substr(x.reference, 1, 5) = 'undo:' THEN substr(x.reference, 6)
-                    ELSE x.reference END AS ref
-        FROM transfer x
-        WHERE x.debit_account_id = (SELECT m.id FROM band s JOIN account m
-                                    ON m.attendee_id = s.attendee_id WHERE s.uid = :p_uid)
-           OR x.credit_account_id = (SELECT m.id FROM band s JOIN account m
-                                     ON m.attendee_id = s.attendee_id WHERE s.uid = :p_uid)
+        SELECT u.*,
+               CASE WHEN substr(u.reference, 1, 5) = 'undo:' THEN substr(u.reference, 6)
+                    ELSE u.reference END AS ref
+        FROM (
+            -- the account's rows through each account index (a transfer never has the same
+            -- account on both sides); not "debit OR credit", which PostgreSQL reads as a scan
+            -- of the whole ledger while it is small, a plan a station then keeps
+            SELECT x.id, x.created_at, x.amount, x.credit_account_id, x.code, x.reference,
+                   x.station, x.staff
+            FROM transfer x
+            WHERE x.debit_account_id = (SELECT m.id FROM band s JOIN account m
+                                        ON m.attendee_id = s.attendee_id WHERE s.uid = :p_uid)
+            UNION ALL
+            SELECT x.id, x.created_at, x.amount, x.credit_account_id, x.code, x.reference,
+                   x.station, x.staff
+            FROM transfer x
+            WHERE x.credit_account_id = (SELECT m.id FROM band s JOIN account m
+                                         ON m.attendee_id = s.attendee_id WHERE s.uid = :p_uid)
+        ) u
         -- "+ 0": not a backward walk of the whole ledger (the primary key) filtering for this
-        -- account, which the planner picks for a value it cannot see: the account's own rows
-        -- through both account indexes, then the newest 20 of them
-        ORDER BY x.id + 0 DESC
-        LIMIT :p_limit
+        -- account, which the planner picks for a value it cannot see: the account's own rows,
+        -- then the newest of them. The count is written in, not a parameter, so that the plan
+        -- PostgreSQL keeps for the prepared statement costs what a fresh one would.
+        ORDER BY u.id + 0 DESC
+        LIMIT {TRANSFERS_SHOWN}
     ) t
     ORDER BY part, pos
     """
+    )
 ).columns(
     # in the order of the SELECT list: SQLAlchemy then matches them by position, once
     column("part", Integer),
@@ -300,7 +314,7 @@ def inspect_band(store: Store, uid: str) -> BandInspection:
     """
     band_uid = uid.strip().upper()
     with store.db.read() as conn:
-        rows = conn.execute(_INSPECT_ALL, {"p_uid": band_uid, "p_limit": TRANSFERS_SHOWN}).all()
+        rows = conn.execute(_INSPECT_ALL, {"p_uid": band_uid}).all()
         if not rows or rows[0].part != 0:
             return BandInspection(
                 uid=band_uid,

@@ -466,8 +466,8 @@ def test_two_desks_bind_two_bands_to_one_person_posts_once(event: Store, db_url:
 # -- the one-statement path (PostgreSQL) -------------------------------------------------------
 
 #: What tells the desk's two statements from the step path's statements.
-FAST_CHECK_IN = "WITH person AS ( SELECT a.id, a.name, a.field"
-FAST_BIND = "WITH person AS ( SELECT a.id, a.name, c.id AS account_id"
+FAST_CHECK_IN = "WITH person AS (SELECT a.id, a.name, a.field"
+FAST_BIND = "WITH person AS (SELECT a.id, a.name, c.id AS account_id"
 #: The step path's first statement: claiming the operation id.
 STEP_CLAIM = "INSERT INTO operation (op_id, kind"
 EPOCH = datetime(2000, 1, 1, tzinfo=ZoneInfo("UTC"))

@@ -544,15 +544,6 @@ def test_the_same_operation_applied_meanwhile_elsewhere_is_replayed_not_refused(
         store.close()
 
 
-def test_the_cool_statement_is_short_enough_for_psycopg_to_parse_once() -> None:
-    """psycopg caches its parse of a statement of at most 4096 bytes; a longer one is parsed
-    again on every call (about 0.1 ms of CPU)."""
-    from sqlalchemy.dialects import postgresql
-
-    compiled = str(hub._COOL_CTE.compile(dialect=postgresql.dialect()))
-    assert len(compiled.encode()) <= 4096
-
-
 @pytest.mark.postgres
 def test_a_cool_down_started_meanwhile_undoes_the_whole_award_statement(pg_url: str) -> None:
     """The activity statement runs without BEGIN/COMMIT, so it must undo itself. Its snapshot
@@ -580,13 +571,6 @@ def test_a_cool_down_started_meanwhile_undoes_the_whole_award_statement(pg_url: 
         assert store.verify().ok
     finally:
         store.close()
-
-
-def test_the_award_statements_are_short_enough_for_psycopg_to_parse_once() -> None:
-    from sqlalchemy.dialects import postgresql
-
-    for statement in hub._FAST.values():
-        assert len(str(statement.compile(dialect=postgresql.dialect())).encode()) <= 4096
 
 
 # -- activity and quiz awards in one statement, refusals included (PostgreSQL) -------------------

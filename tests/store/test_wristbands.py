@@ -464,12 +464,3 @@ def test_inspection_of_a_paused_holder_matches_the_step_by_step_reads(event: Sto
     assert found.plans_note.startswith("Pay in four: 1 open plan")
     assert found == step_by_step_inspection(event, OLD)
     assert {t.label for t in found.transfers} >= {"Prize: Headphones (pay in four)"}
-
-
-def test_the_inspection_is_short_enough_for_psycopg_to_parse_once() -> None:
-    """psycopg caches its parse of a statement of at most 4096 bytes."""
-    from sqlalchemy.dialects import postgresql
-
-    from store.wristbands import _INSPECT_ALL
-
-    assert len(str(_INSPECT_ALL.compile(dialect=postgresql.dialect())).encode()) <= 4096
