@@ -106,7 +106,12 @@ def _plan_keeping_connection_class() -> type[Any]:
     class PlanKeepingConnection(psycopg.Connection):  # type: ignore[type-arg]
         def rollback(self) -> None:
             command = getattr(self, "_exec_command", None)
-            if command is None or self._num_transactions or self._tpc or self._pipeline:
+            if (
+                command is None
+                or getattr(self, "_num_transactions", True)  # inside transaction(): psycopg's own
+                or getattr(self, "_tpc", None)
+                or getattr(self, "_pipeline", None)
+            ):
                 super().rollback()
                 return
             with self.lock:
