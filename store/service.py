@@ -387,7 +387,10 @@ class Store:
                 if isinstance(exc, DatabaseUnavailable):
                     raise
                 raise unavailable(self.db.url, exc) from exc
-        log.info("operation applied", extra={"kind": "one_statement", "op_id": actor.op_id})
+        if not isinstance(result, Refused):  # the cool award's refusal, recorded by its statement
+            log.info(
+                "operation applied", extra={"kind": kind or "one_statement", "op_id": actor.op_id}
+            )
         return result
 
     def _attempt_alone(

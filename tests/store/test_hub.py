@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import multiprocessing
 import re
 import threading
@@ -368,7 +369,7 @@ def test_cool_in_one_statement_matches_the_step_path(pg_url: str) -> None:
 
 @pytest.mark.postgres
 def test_a_cool_refusal_in_one_statement_is_recorded_as_the_step_path_records_it(
-    pg_url: str,
+    pg_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     details = {}
     for fast in (False, True):
@@ -378,8 +379,16 @@ def test_a_cool_refusal_in_one_statement_is_recorded_as_the_step_path_records_it
             _prime(store, actor)
             hub.award_cool(store, actor.next_action(), UID, 195, "qa")
             refused = actor.next_action()
-            with sent_by(store) as sent, pytest.raises(Refused) as caught:
+            caplog.clear()
+            with (
+                caplog.at_level(logging.INFO, logger="tapdesk.store"),
+                sent_by(store) as sent,
+                pytest.raises(Refused) as caught,
+            ):
                 hub.award_cool(store, refused, OTHER, 10, "qa")
+            # The log says what happened: refused, not applied.
+            said = [r.getMessage() for r in caplog.records if r.name == "tapdesk.store"]
+            assert "operation refused" in said and "operation applied" not in said, said
             assert (caught.value.reason, caught.value.scope) == ("cool_budget", "hub:qa")
             assert caught.value.message == "Your cool budget for today has 5 points left."
             assert len(sent) == (1 if fast else 8)
