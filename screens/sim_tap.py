@@ -23,6 +23,27 @@ __all__ = ["SimulatedTapScreen"]
 NEW_BAND = "__new__"
 
 
+class _BandList(OptionList):
+    """The picker's list. Moves made before its lines arrive (keys typed ahead while the
+    search runs) are kept and made once the lines are there."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.moves_ahead = 0
+
+    def action_cursor_down(self) -> None:
+        if self.option_count == 0:
+            self.moves_ahead += 1
+        else:
+            super().action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        if self.option_count == 0:
+            self.moves_ahead -= 1
+        else:
+            super().action_cursor_up()
+
+
 class SimulatedTapScreen(ModalScreen[str | None]):
     """Returns the UID to place on the simulated reader, or None when cancelled."""
 
@@ -43,7 +64,7 @@ class SimulatedTapScreen(ModalScreen[str | None]):
                 classes="hint",
             )
             yield Input(placeholder=_("name or invitation code"), id="sim-search")
-            yield OptionList(id="sim-bands")
+            yield _BandList(id="sim-bands")
 
     def on_mount(self) -> None:
         self.load_choices("")
@@ -67,7 +88,11 @@ class SimulatedTapScreen(ModalScreen[str | None]):
         if event.worker.group != "sim-choices" or event.state != WorkerState.SUCCESS:
             return
         choices: tuple[BandChoice, ...] = event.worker.result or ()
-        options = self.query_one("#sim-bands", OptionList)
+        options = self.query_one("#sim-bands", _BandList)
+        # Someone moving through the list keeps their line when the search answers again.
+        kept = None
+        if options.has_focus and options.highlighted is not None and options.option_count:
+            kept = options.get_option_at_index(options.highlighted).id
         options.clear_options()
         options.add_option(Option(_("A new, unbound band"), id=NEW_BAND))
         for choice in choices:
@@ -77,7 +102,12 @@ class SimulatedTapScreen(ModalScreen[str | None]):
         # Enter taps the highlighted line: the new band until something is typed, then the
         # first person who matches.
         typed = bool(self.query_one("#sim-search", Input).value.strip())
-        options.highlighted = 1 if typed and choices else 0
+        line = 1 if typed and choices else 0
+        if kept is not None and kept in {c.uid for c in choices} | {NEW_BAND}:
+            line = options.get_option_index(kept)
+        line += options.moves_ahead
+        options.moves_ahead = 0
+        options.highlighted = max(0, min(line, options.option_count - 1))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self._choose(event.option.id)

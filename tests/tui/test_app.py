@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import pytest
 from textual.widgets import Input, OptionList, Static
 
 from screens import HelpScreen, RolePickerScreen, SimulatedTapScreen
@@ -66,6 +69,33 @@ async def test_simulated_tap_shows_whose_band_it_is(make_app: AppFactory) -> Non
         await settle(pilot, lambda: "Anna Smith" in card_text(app))
         assert "Anna Smith" in card_text(app)
         assert "0 points" in card_text(app)
+
+
+async def test_keys_typed_ahead_in_the_simulated_tap_picker_count(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """↓ ↓ Enter pressed before the list has arrived taps the first person, not a new band."""
+    app = make_app(role="counter")
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        store = app.store  # type: ignore[attr-defined]
+        quick = store.band_choices
+        answered = threading.Event()
+
+        def slow(query: str = "", limit: int = 50) -> Any:
+            answered.wait(1.0)  # a busy database: the keys arrive first
+            return quick(query, limit)
+
+        monkeypatch.setattr(store, "band_choices", slow)
+        await pilot.press("ctrl+t", "down", "down")
+        options = app.screen.query_one("#sim-bands", OptionList)
+        answered.set()
+        await settle(pilot, lambda: options.option_count > 1)
+        first = quick("", 30)[0]
+        assert options.get_option_at_index(options.highlighted or 0).id == first.uid
+        await pilot.press("enter")
+        await settle(pilot, lambda: first.name in card_text(app))
+        assert first.name in card_text(app)
 
 
 async def test_simulated_new_band_is_unbound(make_app: AppFactory) -> None:
