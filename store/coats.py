@@ -52,7 +52,7 @@ from sqlalchemy.sql.elements import ColumnClause
 from store import codec, credit
 from store.context import Actor
 from store.desk import _timezone, find_by_code, local_time
-from store.driver import SAVE_RESULT, DriverConnection
+from store.driver import SAVE_RESULT, DriverConnection, actor_params
 from store.errors import DomainError, NotFound, Refused
 from store.i18n import _
 from store.invites import normalise_code, parse_scan
@@ -1117,10 +1117,7 @@ def _tap_in_one_statement(store: Store, actor: Actor, band_uid: str) -> CoatTick
             _TAP_CTE,
             {
                 "uid": band_uid,
-                "op_id": actor.op_id,
-                "station": actor.station,
-                "staff": actor.staff,
-                "correlation_id": actor.correlation_id,
+                **actor_params(actor),
             },
         ).first()
         if row is None:
@@ -1149,10 +1146,7 @@ def _out_in_one_statement(
             {
                 "uid": band_uid,
                 "coat_id": coat_id,
-                "op_id": actor.op_id,
-                "station": actor.station,
-                "staff": actor.staff,
-                "correlation_id": actor.correlation_id,
+                **actor_params(actor),
             },
         ).first()
         if row is None:
@@ -1168,14 +1162,11 @@ def _out_in_one_statement(
         conn.execute(
             _SAVE_WITH_AUDIT,
             {
-                "station": actor.station,
-                "staff": actor.staff,
-                "correlation_id": actor.correlation_id,
+                **actor_params(actor),
                 "action": "coat_out",
                 "subject": result.label[:200],
                 "detail": json.dumps(detail, ensure_ascii=False, default=str),
                 "result": codec.dump(result),
-                "op_id": actor.op_id,
             },
         )
         return result

@@ -34,7 +34,7 @@ from sqlalchemy import Connection, Table, bindparam, func, insert, select, text,
 from store import codec, credit
 from store.bands import state_text
 from store.context import Actor
-from store.driver import DriverConnection
+from store.driver import DriverConnection, actor_params
 from store.errors import NotFound, Refused
 from store.i18n import _
 from store.ledger import account_t, balance_of, post_transfer, system_account_id, transfer_t
@@ -871,18 +871,11 @@ def _redeem_in_two_statements(
     counter_account = store.account_id("counter", actor.station)
 
     def attempt(conn: DriverConnection) -> Redeemed:
-        ids = {
-            "attendee": attendee_id,
-            "prize": prize_id,
-            "op_id": actor.op_id,
-            "station": actor.station,
-            "staff": actor.staff,
-        }
+        ids = {"attendee": attendee_id, "prize": prize_id, **actor_params(actor)}
         row = conn.execute(
             _REDEEM_TAKE,
             {
                 **ids,
-                "correlation_id": actor.correlation_id,
                 "counter": counter_account,
                 "reference": f"prize:{prize_id}",
             },
@@ -1501,10 +1494,7 @@ def _hold_in_two_statements(
             {
                 "drop": drop_id,
                 "attendee": attendee_id,
-                "op_id": actor.op_id,
-                "station": actor.station,
-                "staff": actor.staff,
-                "correlation_id": actor.correlation_id,
+                **actor_params(actor),
             },
         ).first()
         if row is None:
@@ -1658,10 +1648,7 @@ def _confirm_in_two_statements(store: Store, actor: Actor, hold_id: int) -> Rede
             {
                 "hold": hold_id,
                 "counter": counter_account,
-                "op_id": actor.op_id,
-                "station": actor.station,
-                "staff": actor.staff,
-                "correlation_id": actor.correlation_id,
+                **actor_params(actor),
             },
         ).first()
         if row is None:

@@ -32,7 +32,7 @@ from sqlalchemy.sql.elements import TextClause
 
 from store import codec
 from store.context import Actor
-from store.driver import SAVE_RESULT, DriverConnection, compact
+from store.driver import SAVE_RESULT, DriverConnection, actor_params, compact
 from store.errors import NotFound, Refused
 from store.i18n import _
 from store.invites import new_code, normalise_code, parse_scan
@@ -991,13 +991,7 @@ def _one_statement(
     issuer_id = store.issuer_id(actor.station) if issuer else None
 
     def attempt(conn: DriverConnection) -> R:
-        values = {
-            **params,
-            "op_id": actor.op_id,
-            "station": actor.station,
-            "staff": actor.staff,
-            "correlation_id": actor.correlation_id,
-        }
+        values = {**params, **actor_params(actor)}
         if issuer_id is not None:
             values["issuer"] = issuer_id
         try:

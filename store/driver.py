@@ -26,11 +26,14 @@ from sqlalchemy import Engine, text
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.selectable import TextualSelect
 
+from store.context import Actor
+
 __all__ = [
     "RECORD_REFUSAL",
     "SAVE_RESULT",
     "DriverConnection",
     "DriverResult",
+    "actor_params",
     "before_execute",
     "compact",
 ]
@@ -52,6 +55,17 @@ RECORD_REFUSAL = text(
 
 #: Each prebuilt statement's SQL in the driver's parameter style, compiled once.
 _compiled: dict[int, tuple[TextClause | TextualSelect, str]] = {}
+
+
+def actor_params(actor: Actor) -> dict[str, Any]:
+    """Who does the operation, as every one-statement path's statement names it (a statement
+    that needs fewer ignores the rest)."""
+    return {
+        "op_id": actor.op_id,
+        "station": actor.station,
+        "staff": actor.staff,
+        "correlation_id": actor.correlation_id,
+    }
 
 
 def compact(sql: str) -> str:

@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from store import codec
 from store.context import Actor
 from store.credit import collect_due
-from store.driver import DriverConnection, compact
+from store.driver import DriverConnection, actor_params, compact
 from store.errors import NotFound, Refused
 from store.i18n import _
 from store.ledger import account_t, post_transfer, system_account_id, transfer_t
@@ -40,7 +40,7 @@ from store.models import (
     Talk,
 )
 from store.points import BandHolder, event_day, require_active_band
-from store.service import Fallback, Store
+from store.service import Fallback, Store, refusal_detail_json
 
 __all__ = [
     "ActivityChoice",
@@ -724,9 +724,8 @@ _MARK_S = "\u27e6s\u27e7"
 
 
 def _refusal_detail(reason: str, message: str) -> str:
-    """The detail JSON of the "refused" audit row, exactly as Store.audit writes it."""
-    detail = {"kind": "award_cool", "reason": reason, "message": message}
-    return json.dumps(detail, ensure_ascii=False, default=str)
+    """The detail JSON of the cool award's "refused" audit row."""
+    return refusal_detail_json("award_cool", reason, message)
 
 
 @functools.lru_cache(maxsize=8)
@@ -942,12 +941,9 @@ def _award_in_one_statement(
                 "staff_id": actor.staff_id or "",
                 "rule": f"{kind}:{key}",
                 "issuer": issuer,
-                "op_id": actor.op_id,
                 "code": kind,
                 "kind": f"award_{kind}",
-                "station": actor.station,
-                "staff": actor.staff,
-                "correlation_id": actor.correlation_id,
+                **actor_params(actor),
                 "what_pre": pre,
                 "what_post": post,
             },

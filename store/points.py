@@ -19,7 +19,7 @@ from store import codec
 from store.bands import state_text
 from store.context import Actor
 from store.credit import collect_due, require_not_paused
-from store.driver import SAVE_RESULT, DriverConnection
+from store.driver import SAVE_RESULT, DriverConnection, actor_params
 from store.errors import NotFound, Refused
 from store.i18n import _
 from store.ledger import (
@@ -271,10 +271,7 @@ def _award_in_one_statement(
             _AWARD_CTE,
             {
                 "uid": uid,
-                "op_id": actor.op_id,
-                "station": actor.station,
-                "staff": actor.staff,
-                "correlation_id": actor.correlation_id,
+                **actor_params(actor),
                 "amount": amount,
                 "issuer": issuer,
                 "code": code,

@@ -24,7 +24,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from store import codec, credit
 from store.context import Actor, correlation
-from store.driver import RECORD_REFUSAL, DriverConnection
+from store.driver import RECORD_REFUSAL, DriverConnection, actor_params
 from store.engine import Database, make_database, unavailable
 from store.errors import Conflict, DatabaseUnavailable, DomainError, OutcomeUnknown, Refused
 from store.i18n import _
@@ -165,9 +165,14 @@ class _Found:
 FALLBACK_SQLSTATE = "TD001"
 
 
-def _refusal_detail(kind: str, refusal: Refused) -> dict[str, Any]:
+def _refusal_detail(kind: str, reason: str, message: str) -> dict[str, Any]:
     """The detail of a "refused" audit row."""
-    return {"kind": kind, "reason": refusal.reason, "message": refusal.message}
+    return {"kind": kind, "reason": reason, "message": message}
+
+
+def refusal_detail_json(kind: str, reason: str, message: str) -> str:
+    """The detail of a "refused" audit row, exactly as :meth:`Store.audit` writes it."""
+    return json.dumps(_refusal_detail(kind, reason, message), ensure_ascii=False, default=str)
 
 
 class Fallback(Exception):
@@ -532,20 +537,17 @@ class Store:
                     self.db.now(conn),
                     "refused",
                     refusal.scope or kind,
-                    **_refusal_detail(kind, refusal),
+                    **_refusal_detail(kind, refusal.reason, refusal.message),
                 )
         except DBAPIError:
             log.warning("could not record a refusal", exc_info=True)
 
     def _record_refusal_now(self, actor: Actor, kind: str, refusal: Refused) -> None:
         """:meth:`_record_refusal` in one statement through the driver (one round trip)."""
-        detail = json.dumps(_refusal_detail(kind, refusal), ensure_ascii=False, default=str)
         params = {
-            "station": actor.station,
-            "staff": actor.staff,
-            "correlation_id": actor.correlation_id,
+            **actor_params(actor),
             "subject": (refusal.scope or kind)[:200],
-            "detail": detail,
+            "detail": refusal_detail_json(kind, refusal.reason, refusal.message),
         }
         try:
             fairy = self.db.engine.raw_connection()

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
@@ -35,7 +36,7 @@ from sqlalchemy import (
 )
 
 from store import credit
-from store.coats import CoatTicket
+from store.coats import CoatTicket, _ticket
 from store.context import Actor
 from store.desk import _UID, _band_refusal, _claim_band, _timezone, local_time
 from store.driver import compact
@@ -400,27 +401,10 @@ def _lists(
 
 
 def _coat(row: Any, timezone: str) -> CoatTicket:
-    """The held coat from the inspection's first row (as ``store.coats.held_coat`` gives it)."""
-    return CoatTicket(
-        coat_id=int(row.coat_id),
-        attendee_id=int(row.coat_attendee_id),
-        name=row.name,
-        code=row.code,
-        state=row.coat_state,
-        rack_id=row.rack_id,
-        rack_name=row.rack_name,
-        hanger=row.hanger,
-        paper_tag=row.paper_tag,
-        in_at=row.in_at,
-        in_local=local_time(row.in_at, timezone),
-        in_station=row.in_station,
-        out_at=row.out_at,
-        out_local=local_time(row.out_at, timezone) if row.out_at is not None else None,
-        out_station=row.out_station,
-        out_staff=row.out_staff,
-        out_id_checked=bool(row.out_id_checked),
-        rack_out_of_service=row.out_of_service_at is not None,
-    )
+    """The held coat from the inspection's first row, as the coat check builds it (its own
+    columns carry a ``coat_`` prefix where the band's have the same name)."""
+    own = {"id": row.coat_id, "attendee_id": row.coat_attendee_id, "state": row.coat_state}
+    return _ticket(SimpleNamespace(**{**row._mapping, **own}), timezone)
 
 
 def record_lost_band_attempt(store: Store, actor: Actor, uid: str) -> None:

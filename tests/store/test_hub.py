@@ -9,6 +9,7 @@ import multiprocessing
 import re
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -330,19 +331,28 @@ def _prime(store: Store, actor: Actor) -> None:
     store.issuer_id(actor.station)
 
 
-@pytest.mark.postgres
-def test_cool_in_one_statement_matches_the_step_path(pg_url: str) -> None:
+def _both_paths(
+    pg_url: str, scenario: Callable[[Store], dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``scenario`` on the step-by-step path, then (on an emptied database) on the one-statement
+    paths; both return and leave the same. Returns (step, one statement)."""
     seen = {}
     for fast in (False, True):
         store = fresh_pg_store(pg_url, one_statement=fast)
         try:
             _prime(store, hubman())
-            seen[fast] = cool_scenario(store)
+            seen[fast] = scenario(store)
         finally:
             store.close()
     step, one = seen[False], seen[True]
     assert one["outcomes"] == step["outcomes"]
     assert one["state"] == step["state"]
+    return step, one
+
+
+@pytest.mark.postgres
+def test_cool_in_one_statement_matches_the_step_path(pg_url: str) -> None:
+    step, one = _both_paths(pg_url, cool_scenario)
     assert [o[0] for o in one["outcomes"]] == [
         "given",
         "refused",
@@ -653,17 +663,7 @@ def award_scenario(store: Store) -> dict[str, Any]:
 
 @pytest.mark.postgres
 def test_activity_and_quiz_in_one_statement_match_the_step_path(pg_url: str) -> None:
-    seen = {}
-    for fast in (False, True):
-        store = fresh_pg_store(pg_url, one_statement=fast)
-        try:
-            _prime(store, hubman())
-            seen[fast] = award_scenario(store)
-        finally:
-            store.close()
-    step, one = seen[False], seen[True]
-    assert one["outcomes"] == step["outcomes"]
-    assert one["state"] == step["state"]
+    step, one = _both_paths(pg_url, award_scenario)
     reasons = [o[2] if o[0] == "refused" else "given" for o in one["outcomes"]]
     assert reasons == [
         "given",
